@@ -1,0 +1,59 @@
+"""Import the user's pipeline from ``module:attr``, with errors a user can act on."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from pathlib import Path
+
+from portway.errors import ConfigError, PortwayError
+from portway.model import Pipeline
+
+
+def load_pipeline(spec: str, root: Path) -> Pipeline:
+    """Import ``spec`` (``"pipeline:app"``) with ``root`` first on ``sys.path``.
+
+    Raises :class:`ConfigError` when the module or attribute is missing or is not a
+    :class:`Pipeline`, or when importing the module raised (with its file and line);
+    a :class:`~portway.errors.ValidationError` from a bad declaration passes through.
+    """
+    module_name, _, attribute = spec.partition(":")
+    root_text = str(root)
+    if root_text not in sys.path:
+        sys.path.insert(0, root_text)
+    try:
+        module = importlib.import_module(module_name)
+    except PortwayError:
+        raise
+    except ModuleNotFoundError as error:
+        if error.name and module_name.startswith(error.name):
+            raise ConfigError(
+                f"app {spec!r}: no module {module_name!r} in {root}; check 'app' in the "
+                f"config or pass --app module:attr"
+            ) from None
+        raise ConfigError(f"app {spec!r}: importing it failed: {_where(error)}") from None
+    except Exception as error:
+        raise ConfigError(f"app {spec!r}: importing it failed: {_where(error)}") from None
+    target: object = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise ConfigError(f"app {spec!r}: module {module_name!r} has no attribute {part!r}")
+        target = getattr(target, part)
+    if not isinstance(target, Pipeline):
+        raise ConfigError(
+            f"app {spec!r} is a {type(target).__name__}, not a portway Pipeline; "
+            f"point 'app' at the object made by Pipeline(...)"
+        )
+    return target
+
+
+def _where(error: BaseException) -> str:
+    """``"ZeroDivisionError: division by zero (pipeline.py, line 12)"``."""
+    frames = traceback.extract_tb(error.__traceback__)
+    location = ""
+    for frame in reversed(frames):
+        if "importlib" not in frame.filename:
+            location = f" ({Path(frame.filename).name}, line {frame.lineno})"
+            break
+    return f"{type(error).__name__}: {error}{location}"
