@@ -1,0 +1,1 @@
+"""The ``portway`` command line (typer + rich): one module per command group."""

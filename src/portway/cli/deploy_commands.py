@@ -1,0 +1,118 @@
+"""``portway plan``, ``deploy``, ``destroy`` and ``status``: through the stage's provider.
+
+Each command resolves the stage, asks its provider, and shows the result; a provider
+that does not offer the operation says so (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from portway.cli.errors import fail, reports_errors
+from portway.cli.project import AppOption, JsonOption, load
+from portway.deploy import ChangeKind, Plan
+from portway.providers import registry
+
+stdout = Console(highlight=False, soft_wrap=True)
+StageRequired = Annotated[str, typer.Option("--stage", "-s", help="Stage from portway.toml.")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+_MARK = {ChangeKind.CREATE: "[green]+[/]", ChangeKind.UPDATE: "[yellow]~[/]", ChangeKind.DELETE: "[red]-[/]"}
+
+
+def _show(plan: Plan, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(plan.to_json(), indent=2))
+        return
+    header = f"{plan.app} on stage {plan.stage} ({plan.provider})"
+    if plan.is_empty:
+        stdout.print(f"{header}: no changes")
+        return
+    table = Table(show_edge=False, box=None, header_style="bold")
+    for column in ("", "type", "name", "for", "details"):
+        table.add_column(column, overflow="fold")
+    for change in plan.changes:
+        details = ", ".join(f"{k}: {v}" for k, v in change.details.items())
+        table.add_row(_MARK[change.kind], change.resource_type, change.name, change.neutral, details)
+    stdout.print(header)
+    stdout.print(table)
+    counts = {kind: sum(c.kind is kind for c in plan.changes) for kind in ChangeKind}
+    stdout.print(
+        f"{counts[ChangeKind.CREATE]} to create, {counts[ChangeKind.UPDATE]} to update, "
+        f"{counts[ChangeKind.DELETE]} to delete"
+    )
+
+
+def _annotations(plan: Plan, project_pipeline: object, stage: str) -> None:
+    for lines in registry().manager.hook.portway_plan_annotations(
+        plan=plan, pipeline=project_pipeline, stage=stage
+    ):
+        for line in lines or ():
+            stdout.print(f"  {line}")
+
+
+@reports_errors
+def plan_command(stage: StageRequired, as_json: JsonOption = False, app: AppOption = None) -> None:
+    """Show what deploy would change. Makes no mutating call."""
+    project = load(app)
+    selected = project.config.stage(stage)
+    plan = registry().provider(selected.provider).plan(project.pipeline, selected)
+    _show(plan, as_json)
+    if not as_json:
+        _annotations(plan, project.pipeline, selected.name)
+
+
+@reports_errors
+def deploy_command(stage: StageRequired, yes: YesOption = False, app: AppOption = None) -> None:
+    """Package, plan, apply and record the pipeline on a stage."""
+    project = load(app)
+    selected = project.config.stage(stage)
+    provider = registry().provider(selected.provider)
+    plan = provider.plan(project.pipeline, selected)
+    _show(plan, False)
+    if plan.is_empty:
+        return
+    _annotations(plan, project.pipeline, selected.name)
+    _confirm(yes, f"deploy these changes to stage {selected.name}?")
+    provider.apply(plan, project.pipeline, selected)
+    stdout.print(f"[green]deployed[/] {project.pipeline.name} to stage {selected.name}")
+
+
+@reports_errors
+def destroy_command(stage: StageRequired, yes: YesOption = False, app: AppOption = None) -> None:
+    """Remove exactly what portway created on a stage, and nothing else."""
+    project = load(app)
+    selected = project.config.stage(stage)
+    provider = registry().provider(selected.provider)
+    plan = provider.plan_destroy(project.pipeline, selected)
+    _show(plan, False)
+    if plan.is_empty:
+        return
+    _confirm(yes, f"destroy these resources of stage {selected.name}?")
+    provider.apply(plan, project.pipeline, selected)
+    stdout.print(f"[green]destroyed[/] {project.pipeline.name} on stage {selected.name}")
+
+
+@reports_errors
+def status_command(stage: StageRequired, as_json: JsonOption = False, app: AppOption = None) -> None:
+    """Compare what is deployed on a stage with what the pipeline declares (drift)."""
+    project = load(app)
+    selected = project.config.stage(stage)
+    report = registry().provider(selected.provider).status(project.pipeline, selected)
+    print(json.dumps(dict(report), indent=2, default=str))
+    del as_json  # the report is JSON either way until providers define a richer view
+
+
+def _confirm(yes: bool, question: str) -> None:
+    if yes:
+        return
+    import sys
+
+    if not sys.stdin.isatty():
+        raise fail(f"{question} No terminal to ask on: pass --yes to confirm", 1)
+    if not typer.confirm(question):
+        raise typer.Exit(1)
