@@ -120,7 +120,11 @@ class Registry:
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object at run time (tests, embedding applications)."""
         self.manager.register(plugin, name=name)
-        self.manager.check_pending()
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as error:
+            self.manager.unregister(plugin)
+            raise ConfigError(f"a portway plugin implements an unknown hook: {error}") from None
         self._specs.cache_clear()
         self._providers.clear()
 

@@ -1,8 +1,9 @@
 """Check a handler's signature against its trigger, and tell batch handlers apart.
 
 A handler takes exactly one positional parameter. Its annotation, when there is one,
-must be the trigger's event type (``Message``), or for a message trigger a list of it
-(``list[Message]``), which makes it a batch handler. Unannotated handlers take one event.
+must accept the trigger's event type (``Message``, or a base such as ``Event``), or for
+a message trigger be a list of it (``list[Message]``), which makes it a batch handler.
+Unannotated handlers take one event.
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ def is_batch_handler(
             f"it takes ({', '.join(str(p) for p in signature.parameters.values())})"
         )
     annotation = _annotation(handler, required[0].name)
-    if annotation is None or annotation is Any:
+    if annotation is None:
         return False
-    if annotation is event_type:
+    if _accepts(annotation, event_type):
         return False
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if origin in _LIST_ORIGINS and args == (event_type,):
+    if origin in _LIST_ORIGINS and len(args) == 1 and _accepts(args[0], event_type):
         if allow_batch:
             return True
         raise ValidationError(
@@ -68,6 +69,13 @@ def is_batch_handler(
         f"{where}: the handler's parameter is annotated {shown}, "
         f"but this trigger passes {event_type.__name__}: declare it as {expected}"
     )
+
+
+def _accepts(annotation: Any, event_type: type) -> bool:
+    """True when a parameter annotated ``annotation`` accepts an ``event_type`` (or Any)."""
+    if annotation is Any:
+        return True
+    return isinstance(annotation, type) and issubclass(event_type, annotation)
 
 
 def _annotation(handler: Callable[..., Any], parameter: str) -> Any:

@@ -1,0 +1,123 @@
+"""The ``aws`` provider as the registry sees it: installed, documented, lazy, and honest."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from portway import Pipeline
+from portway.capabilities import ALL_FEATURES
+from portway.config import StageConfig, load_project
+from portway.errors import ConfigError, NotSupported
+from portway.providers import registry, reset_registry
+from portway_aws.provider import AwsProvider
+
+STAGE = StageConfig("prod", "aws", {"region": "eu-west-1"})
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry() -> Iterator[None]:
+    """Each test builds the registry from the installed entry points, as a command does."""
+    reset_registry()
+    yield
+    reset_registry()
+
+
+def write_config(root: Path, stage_table: str) -> Path:
+    (root / "portway.toml").write_text(
+        f'app = "pipeline:app"\n\n[stages.prod]\nprovider = "aws"\n{stage_table}',
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_aws_is_listed_under_its_entry_point_name() -> None:
+    spec = registry().specs()["aws"]
+
+    assert spec.plugin == "aws"
+    assert spec.factory == "portway_aws.provider:AwsProvider"
+
+
+def test_capabilities_are_the_limits_aws_documents() -> None:
+    capabilities = registry().spec("aws").capabilities
+
+    assert capabilities.max_message_bytes == 262_144
+    assert capabilities.max_batch_size == 10
+    assert capabilities.batch_delivery == "native"
+    assert capabilities.max_attempts == (1, 1000)
+    assert capabilities.visibility_timeout == (0, 43_200)
+    assert capabilities.max_timeout == 900
+    assert capabilities.max_http_timeout == 900
+    assert capabilities.memory == (128, 10_240)
+    assert capabilities.native_object_filters == {"prefix", "suffix"}
+    assert capabilities.rate_schedules == "native"
+    assert capabilities.visibility_must_cover_timeout is True
+
+
+def test_every_feature_is_declared() -> None:
+    assert registry().spec("aws").capabilities.features == ALL_FEATURES
+
+
+def test_a_stage_with_the_aws_settings_passes_the_config_check(tmp_path: Path) -> None:
+    root = write_config(
+        tmp_path,
+        'region = "eu-west-1"\nprofile = "data"\nendpoint_url = "http://127.0.0.1:5000"\n',
+    )
+
+    stage = load_project(root).stage("prod")
+
+    assert dict(stage.settings) == {
+        "region": "eu-west-1",
+        "profile": "data",
+        "endpoint_url": "http://127.0.0.1:5000",
+    }
+
+
+def test_a_stage_without_a_region_is_refused(tmp_path: Path) -> None:
+    root = write_config(tmp_path, 'profile = "data"\n')
+
+    with pytest.raises(ConfigError, match="missing key 'region'"):
+        load_project(root).stage("prod")
+
+
+def test_registry_creates_the_aws_provider() -> None:
+    provider = registry().provider("aws")
+
+    assert isinstance(provider, AwsProvider)
+    assert provider.name == "aws"
+    assert provider.capabilities is registry().spec("aws").capabilities
+
+
+def test_loading_the_provider_imports_no_cloud_sdk() -> None:
+    # A fresh interpreter: other tests in this session may import an SDK themselves.
+    script = textwrap.dedent(
+        """
+        import sys
+        from portway.providers import registry
+
+        registry().provider("aws")
+        print(sorted(
+            name for name in sys.modules
+            if name.split(".")[0] in ("boto3", "botocore", "azure")
+            or name.startswith("google.cloud")
+        ))
+        """
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
+
+
+def test_plan_is_refused_with_a_message_naming_aws() -> None:
+    provider = registry().provider("aws")
+
+    with pytest.raises(NotSupported, match="provider 'aws' does not offer plan/deploy"):
+        provider.plan(Pipeline("orders"), STAGE)

@@ -1,0 +1,50 @@
+"""``import portway`` stays light: no cloud SDK, no plugin scan, no CLI machinery.
+
+Every cold start of a deployed function pays for these imports, so they are checked in
+a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lake-to-warehouse"
+HEAVY = ("boto3", "botocore", "google.cloud", "azure", "pluggy", "typer", "rich", "croniter")
+
+
+def modules_after(code: str, cwd: Path | None = None) -> set[str]:
+    script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=cwd
+    ).stdout
+    return set(json.loads(output.strip().splitlines()[-1]))
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+
+
+def test_import_portway_loads_no_cloud_sdk_and_scans_no_entry_points() -> None:
+    modules = modules_after("import portway")
+    assert heavy(modules) == []
+    assert "portway.providers" not in modules
+    assert "importlib.metadata" not in modules
+
+
+def test_importing_the_example_pipeline_stays_light() -> None:
+    modules = modules_after("import pipeline", cwd=EXAMPLE)
+    assert heavy(modules) == []
+
+
+def test_a_cron_schedule_loads_croniter_only_when_declared() -> None:
+    modules = modules_after(
+        "from portway import Pipeline\n"
+        "app = Pipeline('nightly')\n"
+        "@app.schedule('cron(0 3 * * *)')\n"
+        "def run(event): ...\n"
+    )
+    assert "croniter" in modules
+    assert "boto3" not in modules
