@@ -137,7 +137,9 @@ def test_a_misspelled_hook_fails_loudly() -> None:
 
 def test_a_plugin_that_fails_to_import_is_a_config_error_naming_it(tmp_path: Path) -> None:
     install_distribution(tmp_path, "broken-plugin", "raise RuntimeError('boom')\n")
-    with pytest.raises(ConfigError, match="plugin 'broken-plugin' .* failed to load: RuntimeError: boom"):
+    with pytest.raises(
+        ConfigError, match=r"plugin 'broken-plugin' .* failed to load: RuntimeError: boom"
+    ):
         registry()
 
 

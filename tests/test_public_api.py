@@ -41,6 +41,10 @@ def test_every_public_name_exists() -> None:
 
 
 def test_every_error_is_a_portway_error() -> None:
-    errors = [getattr(portway, n) for n in PUBLIC if n.endswith(("Error", "Denied", "Bound", "Key", "Supported", "NotFound"))]
+    errors = [
+        getattr(portway, n)
+        for n in PUBLIC
+        if n.endswith(("Error", "Denied", "Bound", "Key", "Supported", "NotFound"))
+    ]
     assert errors
     assert all(issubclass(e, portway.PortwayError) for e in errors)

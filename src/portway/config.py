@@ -105,7 +105,7 @@ def load_project(directory: Path | None = None, *, app: str | None = None) -> Pr
         )
     app_spec = app if app is not None else table.get("app")
     if app_spec is None:
-        raise ConfigError(f'{source}: missing key \'app\'; add app = "pipeline:app"')
+        raise ConfigError(f"{source}: missing key 'app'; add app = \"pipeline:app\"")
     if not isinstance(app_spec, str) or not _is_app_spec(app_spec):
         raise ConfigError(
             f"{source}: key 'app' must be a string 'module:attribute', like \"pipeline:app\"; "
@@ -155,10 +155,10 @@ def _read_stages(stages: object, source: str) -> dict[str, StageConfig]:
     for name, table in stages.items():
         where = f"{source} [stages.{name}]"
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: must be a table with provider = \"...\"")
+            raise ConfigError(f'{where}: must be a table with provider = "..."')
         provider = table.get("provider")
         if provider is None:
-            raise ConfigError(f'{where}: missing key \'provider\'; add provider = "local"')
+            raise ConfigError(f"{where}: missing key 'provider'; add provider = \"local\"")
         if not isinstance(provider, str) or not provider:
             raise ConfigError(f"{where}: key 'provider' must be a string, got {provider!r}")
         settings = {k: v for k, v in table.items() if k != "provider"}
@@ -181,9 +181,7 @@ def _check_settings(stage: StageConfig) -> None:
                 f"{stage.provider!r} (it reads: {allowed})"
             )
         setting = declared[key]
-        if not isinstance(value, setting.type) or isinstance(value, bool) != (
-            setting.type is bool
-        ):
+        if not isinstance(value, setting.type) or isinstance(value, bool) != (setting.type is bool):
             raise ConfigError(
                 f"{where}: key {key!r} must be {setting.type.__name__}, "
                 f"got {type(value).__name__} {value!r}"

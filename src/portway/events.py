@@ -294,7 +294,9 @@ def to_http_response(result: object) -> HttpResponse:
         body = json.dumps(result, separators=(",", ":"), default=str).encode("utf-8")
         return HttpResponse(body, 200, {"content-type": JSON})
     if isinstance(result, str):
-        return HttpResponse(result.encode("utf-8"), 200, {"content-type": "text/plain; charset=utf-8"})
+        return HttpResponse(
+            result.encode("utf-8"), 200, {"content-type": "text/plain; charset=utf-8"}
+        )
     if isinstance(result, bytes | bytearray):
         return HttpResponse(bytes(result), 200, {"content-type": BINARY})
     raise TypeError(

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
@@ -116,6 +116,7 @@ class Registry:
     def __init__(self, manager: pluggy.PluginManager) -> None:
         self.manager = manager
         self._providers: dict[str, Provider] = {}
+        self._spec_cache: dict[str, ProviderSpec] | None = None
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object at run time (tests, embedding applications)."""
@@ -125,15 +126,22 @@ class Registry:
         except pluggy.PluginValidationError as error:
             self.manager.unregister(plugin)
             raise ConfigError(f"a portway plugin implements an unknown hook: {error}") from None
-        self._specs.cache_clear()
+        self._spec_cache = None
         self._providers.clear()
 
-    @functools.cache  # noqa: B019 - one registry per process; cleared on register()
     def _specs(self) -> dict[str, ProviderSpec]:
+        if self._spec_cache is None:
+            self._spec_cache = self._collect_specs()
+        return self._spec_cache
+
+    def _collect_specs(self) -> dict[str, ProviderSpec]:
         specs: dict[str, ProviderSpec] = {}
+        # Called per implementation (not through the hook caller) to know which plugin
+        # declared which provider, for the error that names both of a clashing pair.
         for impl in self.manager.hook.portway_providers.get_hookimpls():
             plugin_name = self.manager.get_name(impl.plugin) or repr(impl.plugin)
-            for spec in impl.function() or ():
+            declared = cast("Iterable[object]", impl.function() or ())
+            for spec in declared:
                 if not isinstance(spec, ProviderSpec):
                     raise ConfigError(
                         f"plugin {plugin_name!r}: portway_providers returned {spec!r}, "

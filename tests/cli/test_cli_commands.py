@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -30,9 +30,21 @@ def test_version_prints_the_version() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["run"], ["validate"], ["graph"], ["plan"], ["deploy"], ["destroy"], ["status"],
-        ["providers"], ["conformance"], ["invoke"], ["send"], ["put"], ["init"],
-        ["dlq", "list"], ["dlq", "redrive"],
+        ["run"],
+        ["validate"],
+        ["graph"],
+        ["plan"],
+        ["deploy"],
+        ["destroy"],
+        ["status"],
+        ["providers"],
+        ["conformance"],
+        ["invoke"],
+        ["send"],
+        ["put"],
+        ["init"],
+        ["dlq", "list"],
+        ["dlq", "redrive"],
     ],
     ids=lambda c: " ".join(c),
 )
@@ -62,8 +74,13 @@ def test_providers_table_names_each_provider() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["run"], ["invoke", "report"], ["send", "jobs", "{}"], ["put", "lake", "k", "f.csv"],
-        ["dlq", "list", "jobs"], ["dlq", "redrive", "jobs"], ["conformance", "--provider", "local"],
+        ["run"],
+        ["invoke", "report"],
+        ["send", "jobs", "{}"],
+        ["put", "lake", "k", "f.csv"],
+        ["dlq", "list", "jobs"],
+        ["dlq", "redrive", "jobs"],
+        ["conformance", "--provider", "local"],
     ],
     ids=lambda c: c[0] if c[0] != "dlq" else " ".join(c[:2]),
 )
@@ -125,7 +142,7 @@ def test_plan_on_a_stage_whose_provider_is_missing_names_the_package(
 class RecordingProvider(Provider):
     """A portway provider written for this test: it plans one change and records applies."""
 
-    applied: list[Plan] = []
+    applied: ClassVar[list[Plan]] = []
 
     def plan(self, pipeline: Pipeline, stage: StageConfig) -> Plan:
         change = Change(ChangeKind.CREATE, "test:queue", f"{pipeline.name}-jobs", "jobs")

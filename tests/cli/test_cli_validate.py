@@ -94,7 +94,9 @@ def test_validate_against_a_provider_not_installed_says_how_to_get_it(example_di
     assert "provider 'nimbus' is not installed" in result.stderr
 
 
-def test_validate_without_a_config_says_to_run_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validate_without_a_config_says_to_run_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 1

@@ -63,7 +63,8 @@ def test_each_queue_has_its_dead_letter_queue() -> None:
 def test_mermaid_marks_public_routes_and_dead_letter_queues() -> None:
     text = render(small(), "mermaid")
     assert "(public)" in text
-    assert "class " in text and " public" in text
+    assert "class " in text
+    assert " public" in text
     assert " deadletter" in text
 
 

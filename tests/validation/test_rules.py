@@ -127,12 +127,22 @@ def test_a_timeout_over_the_provider_limit_is_an_error(app: Pipeline) -> None:
     assert "timeout=1000s exceeds test's limit of 900s" in found.message
 
 
-def test_memory_outside_the_provider_range_is_an_error(app: Pipeline) -> None:
+def test_memory_over_the_provider_largest_size_is_an_error(app: Pipeline) -> None:
+    @app.schedule("rate(1 hour)", memory=8192)
+    def nightly(event: ScheduleEvent) -> None: ...
+
+    (found,) = findings(app, with_(memory=(512, 4096)), "memory")
+    assert found.severity is Severity.ERROR
+    assert "memory=8192 MiB is more than test's largest size, 4096 MiB" in found.message
+
+
+def test_memory_under_the_provider_smallest_size_is_a_note(app: Pipeline) -> None:
     @app.schedule("rate(1 hour)", memory=256)
     def nightly(event: ScheduleEvent) -> None: ...
 
     (found,) = findings(app, with_(memory=(512, 4096)), "memory")
-    assert "memory=256 MiB is outside test's range 512..4096 MiB" in found.message
+    assert found.severity is Severity.INFO
+    assert "runs with 512 MiB on test" in found.message
 
 
 @pytest.mark.parametrize(
@@ -180,7 +190,9 @@ def test_a_trigger_kind_the_provider_lacks_is_an_error(app: Pipeline) -> None:
     @app.schedule("rate(1 hour)")
     def tick(event: ScheduleEvent) -> None: ...
 
-    (found,) = findings(app, with_(features=ALL_FEATURES - {Feature.SCHEDULES}), "trigger-supported")
+    (found,) = findings(
+        app, with_(features=ALL_FEATURES - {Feature.SCHEDULES}), "trigger-supported"
+    )
     assert "test has no schedules triggers" in found.message
 
 

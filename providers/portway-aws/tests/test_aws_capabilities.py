@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from portway_aws.provider import AwsProvider
 
 from portway import Pipeline
 from portway.capabilities import ALL_FEATURES
 from portway.config import StageConfig, load_project
 from portway.errors import ConfigError, NotSupported
 from portway.providers import registry, reset_registry
-from portway_aws.provider import AwsProvider
 
 STAGE = StageConfig("prod", "aws", {"region": "eu-west-1"})
 

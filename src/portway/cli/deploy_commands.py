@@ -21,7 +21,11 @@ from portway.providers import registry
 stdout = Console(highlight=False, soft_wrap=True)
 StageRequired = Annotated[str, typer.Option("--stage", "-s", help="Stage from portway.toml.")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-_MARK = {ChangeKind.CREATE: "[green]+[/]", ChangeKind.UPDATE: "[yellow]~[/]", ChangeKind.DELETE: "[red]-[/]"}
+_MARK = {
+    ChangeKind.CREATE: "[green]+[/]",
+    ChangeKind.UPDATE: "[yellow]~[/]",
+    ChangeKind.DELETE: "[red]-[/]",
+}
 
 
 def _show(plan: Plan, as_json: bool) -> None:
@@ -37,7 +41,9 @@ def _show(plan: Plan, as_json: bool) -> None:
         table.add_column(column, overflow="fold")
     for change in plan.changes:
         details = ", ".join(f"{k}: {v}" for k, v in change.details.items())
-        table.add_row(_MARK[change.kind], change.resource_type, change.name, change.neutral, details)
+        table.add_row(
+            _MARK[change.kind], change.resource_type, change.name, change.neutral, details
+        )
     stdout.print(header)
     stdout.print(table)
     counts = {kind: sum(c.kind is kind for c in plan.changes) for kind in ChangeKind}
@@ -98,7 +104,9 @@ def destroy_command(stage: StageRequired, yes: YesOption = False, app: AppOption
 
 
 @reports_errors
-def status_command(stage: StageRequired, as_json: JsonOption = False, app: AppOption = None) -> None:
+def status_command(
+    stage: StageRequired, as_json: JsonOption = False, app: AppOption = None
+) -> None:
     """Compare what is deployed on a stage with what the pipeline declares (drift)."""
     project = load(app)
     selected = project.config.stage(stage)

@@ -75,7 +75,9 @@ def init_command(
     ] = Path("."),
     name: Annotated[
         str | None,
-        typer.Option("--name", help="Pipeline name (default: from the folder).", show_default=False),
+        typer.Option(
+            "--name", help="Pipeline name (default: from the folder).", show_default=False
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:

@@ -124,7 +124,9 @@ def providers_command(as_json: JsonOption = False) -> None:
         table.add_column(column, overflow="fold")
     for spec in specs.values():
         caps = spec.capabilities
-        batch = "1 at a time" if caps.batch_delivery == "one_at_a_time" else str(caps.max_batch_size)
+        batch = (
+            "1 at a time" if caps.batch_delivery == "one_at_a_time" else str(caps.max_batch_size)
+        )
         table.add_row(
             f"[bold]{spec.name}[/]\n{spec.description}",
             f"{caps.max_message_bytes // 1024} KiB",

@@ -80,7 +80,9 @@ def conformance_command(
     )
 
 
-dlq = typer.Typer(help="Dead letters: list them, or replay them to their queue.", no_args_is_help=True)
+dlq = typer.Typer(
+    help="Dead letters: list them, or replay them to their queue.", no_args_is_help=True
+)
 
 
 @dlq.command("list")

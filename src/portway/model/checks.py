@@ -25,9 +25,7 @@ def check_int_range(value: object, bounds: tuple[int, int], *, where: str, what:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{where}: {what} must be a whole number, got {value!r}")
     if not low <= value <= high:
-        raise ValidationError(
-            f"{where}: {what}={value} is out of the portable range {low}..{high}"
-        )
+        raise ValidationError(f"{where}: {what}={value} is out of the portable range {low}..{high}")
     return value
 
 
@@ -100,9 +98,7 @@ def check_environment(environment: Mapping[str, Any] | None, *, where: str) -> d
     return checked
 
 
-def check_options(
-    options: Mapping[str, Any] | None, *, where: str
-) -> dict[str, Mapping[str, Any]]:
+def check_options(options: Mapping[str, Any] | None, *, where: str) -> dict[str, Mapping[str, Any]]:
     """Provider-specific options: ``{"aws": {...}, "gcp": {...}}``."""
     if options is None:
         return {}

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from portway.dataplane import Binding
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+AnyResource = TypeVar("AnyResource", bound=Resource)
 
 
 class Pipeline:
@@ -135,7 +136,7 @@ class Pipeline:
                 return resource.name
         return None
 
-    def _add(self, resource: Any) -> Any:
+    def _add(self, resource: AnyResource) -> AnyResource:
         self._resources[resource.name] = resource
         return resource
 
@@ -304,7 +305,9 @@ class Pipeline:
             return self._resources[name]
         except KeyError:
             known = ", ".join(self._resources) or "none"
-            raise KeyError(f"pipeline {self.name!r} has no resource {name!r} (it has: {known})")
+            raise KeyError(
+                f"pipeline {self.name!r} has no resource {name!r} (it has: {known})"
+            ) from None
 
     def subscribers(self, source: Resource) -> Iterable[Function]:
         """Functions whose trigger is on ``source``, in declaration order."""

@@ -124,8 +124,7 @@ def max_attempts(pipeline: Pipeline, provider: str, caps: Capabilities) -> Itera
                 f"queue {resource.name}",
                 "max-attempts",
                 Severity.ERROR,
-                f"max_attempts={resource.max_attempts} is outside {provider}'s range "
-                f"{low}..{high}",
+                f"max_attempts={resource.max_attempts} is outside {provider}'s range {low}..{high}",
             )
 
 
@@ -210,15 +209,27 @@ def timeout(pipeline: Pipeline, provider: str, caps: Capabilities) -> Iterator[F
 
 @rule
 def memory(pipeline: Pipeline, provider: str, caps: Capabilities) -> Iterator[Finding]:
+    # Declared memory is what the function needs: less than the provider's smallest
+    # size is met by that size (a note), more than its largest cannot be (an error).
     low, high = caps.memory
     for function in _functions(pipeline):
-        if not low <= function.memory <= high:
+        if function.memory > high:
             yield Finding(
                 provider,
                 f"function {function.name}",
                 "memory",
                 Severity.ERROR,
-                f"memory={function.memory} MiB is outside {provider}'s range {low}..{high} MiB",
+                f"memory={function.memory} MiB is more than {provider}'s largest size, "
+                f"{high} MiB; lower it or split the work",
+            )
+        elif function.memory < low:
+            yield Finding(
+                provider,
+                f"function {function.name}",
+                "memory",
+                Severity.INFO,
+                f"memory={function.memory} MiB runs with {low} MiB on {provider}, "
+                f"its smallest size",
             )
 
 

@@ -1,0 +1,120 @@
+"""The ``azure`` provider as the registry sees it: installed, documented, lazy, and honest."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from portway_azure.provider import AzureProvider
+
+from portway import Pipeline
+from portway.capabilities import ALL_FEATURES
+from portway.config import StageConfig, load_project
+from portway.errors import ConfigError, NotSupported
+from portway.providers import registry, reset_registry
+
+REQUIRED = {"subscription": "sub-id", "resource_group": "data-rg", "location": "westeurope"}
+STAGE = StageConfig("azure", "azure", REQUIRED)
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry() -> Iterator[None]:
+    """Each test builds the registry from the installed entry points, as a command does."""
+    reset_registry()
+    yield
+    reset_registry()
+
+
+def write_config(root: Path, settings: dict[str, str]) -> Path:
+    lines = "".join(f'{key} = "{value}"\n' for key, value in settings.items())
+    (root / "portway.toml").write_text(
+        f'app = "pipeline:app"\n\n[stages.azure]\nprovider = "azure"\n{lines}',
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_azure_is_listed_under_its_entry_point_name() -> None:
+    spec = registry().specs()["azure"]
+
+    assert spec.plugin == "azure"
+    assert spec.factory == "portway_azure.provider:AzureProvider"
+
+
+def test_capabilities_are_the_limits_azure_documents() -> None:
+    capabilities = registry().spec("azure").capabilities
+
+    assert capabilities.max_message_bytes == 49_152
+    assert capabilities.max_batch_size == 1
+    assert capabilities.batch_delivery == "one_at_a_time"
+    assert capabilities.max_attempts == (1, 2_147_483_647)
+    assert capabilities.visibility_timeout == (0, 604_800)
+    assert capabilities.max_timeout == 3600
+    assert capabilities.max_http_timeout == 230
+    assert capabilities.memory == (512, 4096)
+    assert capabilities.native_object_filters == {"prefix", "suffix"}
+    assert capabilities.rate_schedules == "cron_exact"
+    assert capabilities.visibility_must_cover_timeout is False
+
+
+def test_every_feature_is_declared() -> None:
+    assert registry().spec("azure").capabilities.features == ALL_FEATURES
+
+
+def test_a_stage_with_the_azure_settings_passes_the_config_check(tmp_path: Path) -> None:
+    settings = {**REQUIRED, "connection_string": "UseDevelopmentStorage=true"}
+    root = write_config(tmp_path, settings)
+
+    stage = load_project(root).stage("azure")
+
+    assert dict(stage.settings) == settings
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_a_stage_without_a_required_setting_is_refused(tmp_path: Path, missing: str) -> None:
+    root = write_config(tmp_path, {k: v for k, v in REQUIRED.items() if k != missing})
+
+    with pytest.raises(ConfigError, match=f"missing key '{missing}'"):
+        load_project(root).stage("azure")
+
+
+def test_registry_creates_the_azure_provider() -> None:
+    provider = registry().provider("azure")
+
+    assert isinstance(provider, AzureProvider)
+    assert provider.name == "azure"
+    assert provider.capabilities is registry().spec("azure").capabilities
+
+
+def test_loading_the_provider_imports_no_cloud_sdk() -> None:
+    # A fresh interpreter: other tests in this session may import an SDK themselves.
+    script = textwrap.dedent(
+        """
+        import sys
+        from portway.providers import registry
+
+        registry().provider("azure")
+        print(sorted(
+            name for name in sys.modules
+            if name.split(".")[0] in ("boto3", "botocore", "azure")
+            or name.startswith("google.cloud")
+        ))
+        """
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
+
+
+def test_plan_is_refused_with_a_message_naming_azure() -> None:
+    provider = registry().provider("azure")
+
+    with pytest.raises(NotSupported, match="provider 'azure' does not offer plan/deploy"):
+        provider.plan(Pipeline("orders"), STAGE)
