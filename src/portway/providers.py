@@ -109,6 +109,15 @@ class Provider:
         """Build the deployable artifacts into ``output``; return their paths."""
         raise self._not_offered("packaging")
 
+    def runtime_entry(self) -> str:
+        """``module:attr`` of the handler shim the platform calls in a deployed function.
+
+        The shim turns the native event into neutral events, binds the data plane and
+        calls the user function. Importing it must import no cloud SDK and scan no
+        entry points: every cold start pays for it.
+        """
+        raise self._not_offered("a deployed runtime")
+
 
 class Registry:
     """The loaded plugins and the providers they declare."""

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from portway_azure.provider import AzureProvider
 
-from portway import Pipeline
+from portway import Message, Pipeline
 from portway.capabilities import ALL_FEATURES
 from portway.config import StageConfig, load_project
 from portway.errors import ConfigError, NotSupported
 from portway.providers import registry, reset_registry
+from portway.validation import Severity, validate
 
 REQUIRED = {"subscription": "sub-id", "resource_group": "data-rg", "location": "westeurope"}
 STAGE = StageConfig("azure", "azure", REQUIRED)
@@ -55,7 +56,7 @@ def test_capabilities_are_the_limits_azure_documents() -> None:
     assert capabilities.visibility_timeout == (0, 604_800)
     assert capabilities.max_timeout == 3600
     assert capabilities.max_http_timeout == 230
-    assert capabilities.memory == (512, 4096)
+    assert capabilities.memory == (128, 4096)
     assert capabilities.native_object_filters == {"prefix", "suffix"}
     assert capabilities.rate_schedules == "cron_exact"
     assert capabilities.visibility_must_cover_timeout is False
@@ -63,6 +64,25 @@ def test_capabilities_are_the_limits_azure_documents() -> None:
 
 def test_every_feature_is_declared() -> None:
     assert registry().spec("azure").capabilities.features == ALL_FEATURES
+
+
+@pytest.mark.parametrize(("memory", "accepted"), [(128, True), (4096, True), (4097, False)])
+def test_memory_up_to_the_largest_instance_size_is_accepted(memory: int, accepted: bool) -> None:
+    # Declared memory is rounded up to a Flex Consumption instance size (512, 2048 or
+    # 4096 MB), so only more than the largest one cannot run.
+    app = Pipeline("orders")
+    jobs = app.queue("jobs")
+
+    @app.on_message(jobs, memory=memory)
+    def handle(message: Message) -> None: ...
+
+    errors = [
+        finding
+        for finding in validate(app, ["azure"], registry())
+        if finding.severity is Severity.ERROR and finding.rule == "memory"
+    ]
+
+    assert (errors == []) is accepted
 
 
 def test_a_stage_with_the_azure_settings_passes_the_config_check(tmp_path: Path) -> None:

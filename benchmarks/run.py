@@ -1,0 +1,91 @@
+"""portway benchmarks: each figure is a ratio against a baseline measured in the same run.
+
+The machines are shared and noisy, so absolute times mislead; ratios and medians over
+many runs in one process are what to compare between commits.
+
+Figures:
+
+* ``import``: wall time of a fresh interpreter that runs ``import portway`` (and, as a
+  handler shim will, imports the example pipeline) against a bare interpreter
+  (``python -c pass``); plus CPython's own ``-X importtime`` total for ``portway``.
+
+Usage: ``python benchmarks/run.py [--json] [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "lake-to-warehouse"
+
+
+def _wall(code: str, runs: int, cwd: Path | None = None) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=cwd)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _importtime_total_us(module: str) -> int:
+    """CPython's cumulative ``-X importtime`` figure for ``module``, in microseconds."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    for line in reversed(result.stderr.splitlines()):
+        fields = [part.strip() for part in line.split("|")]
+        if len(fields) == 3 and fields[2] == module:
+            return int(fields[1])
+    raise RuntimeError(f"no importtime line for {module}")
+
+
+def import_cost(runs: int) -> dict[str, Any]:
+    # Interleave the three measurements so load on the machine hits them alike.
+    bare, core, example = [], [], []
+    for _ in range(runs):
+        bare += _wall("pass", 1)
+        core += _wall("import portway", 1)
+        example += _wall("import pipeline", 1, cwd=EXAMPLE)
+    bare_ms = statistics.median(bare) * 1000
+    core_ms = statistics.median(core) * 1000
+    example_ms = statistics.median(example) * 1000
+    totals = sorted(_importtime_total_us("portway") for _ in range(5))
+    return {
+        "runs": runs,
+        "bare_interpreter_ms": round(bare_ms, 1),
+        "import_portway_ms": round(core_ms, 1),
+        "import_example_pipeline_ms": round(example_ms, 1),
+        "import_portway_added_ms": round(core_ms - bare_ms, 1),
+        "ratio_import_portway_to_bare": round(core_ms / bare_ms, 2),
+        "ratio_example_to_bare": round(example_ms / bare_ms, 2),
+        "importtime_portway_us_median": totals[len(totals) // 2],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--runs", type=int, default=20, help="interpreter starts per figure")
+    args = parser.parse_args()
+    results = {"python": sys.version.split()[0], "import": import_cost(args.runs)}
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for name, figures in results.items():
+        print(name, figures)
+
+
+if __name__ == "__main__":
+    main()
