@@ -142,9 +142,7 @@ def test_batch_handler_returning_none_acknowledges_every_message(app, messages):
     assert deliver_messages(app.function("transform"), messages) == []
 
 
-def test_batch_handler_returning_an_empty_batch_result_acknowledges_every_message(
-    app, messages
-):
+def test_batch_handler_returning_an_empty_batch_result_acknowledges_every_message(app, messages):
     jobs = app.queue("jobs")
 
     @app.on_message(jobs, batch_size=10)

@@ -1,8 +1,9 @@
 """lake-to-warehouse: raw CSV files land, get cleaned into the lake, and are reported.
 
-    landing --(*.csv created)--> enqueue --> transform-jobs --> transform --> loaded --> report
-       ^                                                          |
-    pull_ftp (every 15 minutes)                                    +--> lake <-- status (GET /status)
+pull_ftp (every 15 minutes) --> landing
+landing --(*.csv created)--> enqueue --> transform-jobs --> transform
+transform --> lake <-- status (GET /status)
+transform --> loaded --> report
 """
 
 from __future__ import annotations

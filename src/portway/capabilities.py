@@ -13,6 +13,14 @@ from enum import StrEnum
 from typing import Any, Literal
 
 
+def format_size(count: int) -> str:
+    """``262144`` -> ``"256 KiB"``, ``10_000_000`` -> ``"10 MB"``: as the provider's docs say."""
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024), ("MB", 1_000_000), ("kB", 1000)):
+        if count >= size and count % size == 0:
+            return f"{count // size} {unit}"
+    return f"{count:,} bytes"
+
+
 class Feature(StrEnum):
     """A behaviour the conformance suite can test; a provider lists those it offers."""
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ PYPROJECT = "pyproject.toml"
 STAGE_ENV = "PORTWAY_STAGE"
 DEFAULT_STAGE = "dev"
 _TOP_LEVEL_KEYS = {"app", "stages"}
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ def load_project(directory: Path | None = None, *, app: str | None = None) -> Pr
     file optional: without one, the project has a single local stage ``dev``.
     """
     root = (directory or Path.cwd()).resolve()
+    if app is not None and not _is_app_spec(app):
+        raise ConfigError(f"--app must be 'module:attribute', like pipeline:app; got {app!r}")
     table, source = _read_table(root)
     if table is None:
         if app is None:
@@ -96,7 +100,8 @@ def load_project(directory: Path | None = None, *, app: str | None = None) -> Pr
                 f"no {CONFIG_FILE} (or [tool.portway] in {PYPROJECT}) in {root}: "
                 f"run 'portway init' to create one, or pass --app module:attr"
             )
-        return ProjectConfig(root, "--app", app, {DEFAULT_STAGE: StageConfig("dev", "local")})
+        stage = StageConfig(DEFAULT_STAGE, "local", {}, "--app")
+        return ProjectConfig(root, "--app", app, {DEFAULT_STAGE: stage})
     unknown = sorted(set(table) - _TOP_LEVEL_KEYS)
     if unknown:
         raise ConfigError(
@@ -154,6 +159,11 @@ def _read_stages(stages: object, source: str) -> dict[str, StageConfig]:
     result: dict[str, StageConfig] = {}
     for name, table in stages.items():
         where = f"{source} [stages.{name}]"
+        if not _STAGE_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{where}: a stage name must be 1 to 16 lowercase letters, digits and "
+                f"hyphens, starting with a letter (providers build resource names from it)"
+            )
         if not isinstance(table, dict):
             raise ConfigError(f'{where}: must be a table with provider = "..."')
         provider = table.get("provider")

@@ -48,7 +48,9 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
+def _unb64(text: object) -> bytes:
+    if not isinstance(text, str):
+        raise TypeError(f"a base64 body must be a string, not {type(text).__name__}")
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
@@ -62,6 +64,11 @@ class Event:
     source: str = "/portway"
     time: datetime = field(default_factory=_now)
     raw: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # CloudEvents times are RFC 3339, with an offset: a naive time is taken as UTC.
+        if self.time.tzinfo is None:
+            object.__setattr__(self, "time", self.time.replace(tzinfo=UTC))
 
     @property
     def subject(self) -> str | None:
@@ -114,12 +121,24 @@ def event_from_json(text: str | bytes) -> Event:
     context = {
         "id": str(document["id"]),
         "source": str(document.get("source", "/portway")),
-        "time": datetime.fromisoformat(document["time"]) if "time" in document else _now(),
+        "time": _read_time(document["time"]) if "time" in document else _now(),
     }
     try:
         return event_type._from_data(context, dict(document["data"]))
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"malformed {document['type']} data: {error!r}") from None
+
+
+def _read_time(value: object) -> datetime:
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"the event's time {value!r} is not an RFC 3339 timestamp "
+            f"(like 2026-11-25T10:00:00+00:00)"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -285,7 +304,9 @@ def to_http_response(result: object) -> HttpResponse:
     """
     if isinstance(result, HttpResponse):
         if isinstance(result.body, str):
-            headers = {"content-type": "text/plain; charset=utf-8", **result.headers}
+            headers = dict(result.headers)
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["content-type"] = "text/plain; charset=utf-8"
             return HttpResponse(result.body.encode("utf-8"), result.status, headers)
         return result
     if result is None:

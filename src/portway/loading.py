@@ -27,14 +27,14 @@ def load_pipeline(spec: str, root: Path) -> Pipeline:
     except PortwayError:
         raise
     except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name):
+        if error.name and (module_name == error.name or module_name.startswith(error.name + ".")):
             raise ConfigError(
                 f"app {spec!r}: no module {module_name!r} in {root}; check 'app' in the "
                 f"config or pass --app module:attr"
             ) from None
-        raise ConfigError(f"app {spec!r}: importing it failed: {_where(error)}") from None
+        raise ConfigError(f"app {spec!r}: importing it failed: {_where(error, root)}") from None
     except Exception as error:
-        raise ConfigError(f"app {spec!r}: importing it failed: {_where(error)}") from None
+        raise ConfigError(f"app {spec!r}: importing it failed: {_where(error, root)}") from None
     target: object = module
     for part in attribute.split("."):
         if not hasattr(target, part):
@@ -48,12 +48,16 @@ def load_pipeline(spec: str, root: Path) -> Pipeline:
     return target
 
 
-def _where(error: BaseException) -> str:
-    """``"ZeroDivisionError: division by zero (pipeline.py, line 12)"``."""
+def _where(error: BaseException, root: Path) -> str:
+    """``"ZeroDivisionError: division by zero (pipeline.py, line 12)"``.
+
+    The line named is the innermost one in the project's own files (under ``root``):
+    where the user can act, even when the error was raised inside a library.
+    """
     frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if Path(f.filename).resolve().is_relative_to(root)]
     location = ""
-    for frame in reversed(frames):
-        if "importlib" not in frame.filename:
-            location = f" ({Path(frame.filename).name}, line {frame.lineno})"
-            break
+    if own:
+        frame = own[-1]
+        location = f" ({Path(frame.filename).relative_to(root)}, line {frame.lineno})"
     return f"{type(error).__name__}: {error}{location}"

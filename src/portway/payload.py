@@ -52,6 +52,10 @@ def check_attributes(attributes: Mapping[str, Any] | None) -> dict[str, str]:
     """
     if not attributes:
         return {}
+    if not isinstance(attributes, Mapping):
+        raise TypeError(
+            f"message attributes must be a dict of str to str, not {type(attributes).__name__}"
+        )
     checked: dict[str, str] = {}
     for key, value in attributes.items():
         if not isinstance(key, str) or not isinstance(value, str):

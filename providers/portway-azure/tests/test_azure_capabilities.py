@@ -56,7 +56,7 @@ def test_capabilities_are_the_limits_azure_documents() -> None:
     assert capabilities.visibility_timeout == (0, 604_800)
     assert capabilities.max_timeout == 3600
     assert capabilities.max_http_timeout == 230
-    assert capabilities.memory == (128, 4096)
+    assert capabilities.memory == (512, 4096)
     assert capabilities.native_object_filters == {"prefix", "suffix"}
     assert capabilities.rate_schedules == "cron_exact"
     assert capabilities.visibility_must_cover_timeout is False

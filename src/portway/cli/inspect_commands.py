@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from portway.capabilities import format_size
 from portway.cli.errors import EXIT_INPUT, fail, reports_errors
 from portway.cli.project import AppOption, JsonOption, StageOption, load
 from portway.graph import FORMATS, render
@@ -129,9 +130,9 @@ def providers_command(as_json: JsonOption = False) -> None:
         )
         table.add_row(
             f"[bold]{spec.name}[/]\n{spec.description}",
-            f"{caps.max_message_bytes // 1024} KiB",
+            format_size(caps.max_message_bytes),
             batch,
-            f"{caps.max_attempts[0]}..{caps.max_attempts[1]}",
+            f"{caps.max_attempts[0]}..{caps.max_attempts[1]:,}",
             f"{caps.max_timeout}s",
             "+".join(sorted(caps.native_object_filters)) or "none",
             ", ".join(s.name + ("*" if s.required else "") for s in spec.settings) or "-",

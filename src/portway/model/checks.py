@@ -12,7 +12,7 @@ from typing import Any
 
 from portway.errors import ValidationError
 from portway.model import limits
-from portway.model.resources import Resource, Use
+from portway.model.resources import Action, Resource, Use
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -32,8 +32,8 @@ def check_int_range(value: object, bounds: tuple[int, int], *, where: str, what:
 def check_function_name(name: object, *, where: str) -> str:
     if not isinstance(name, str) or not _FUNCTION_NAME.fullmatch(name):
         raise ValidationError(
-            f"{where}: function name {name!r} must be lowercase letters, digits and "
-            f"underscores, starting with a letter; pass name='...' to the decorator"
+            f"{where}: function name {name!r} must be lowercase letters, digits, "
+            f"underscores and hyphens, starting with a letter; pass name='...' to the decorator"
         )
     return name
 
@@ -42,15 +42,16 @@ def check_uses(uses: Iterable[object] | None, owner: object, *, where: str) -> t
     """Return the uses, de-duplicated in order; each must be a Use of ``owner``'s resources."""
     if uses is None:
         return ()
-    if isinstance(uses, Use | Resource) or not isinstance(uses, Iterable):
+    if isinstance(uses, Use | Resource | str | bytes) or not isinstance(uses, Iterable):
         raise ValidationError(f"{where}: uses must be a list, as uses=[lake.read()]")
     checked: list[Use] = []
     for use in uses:
         if isinstance(use, Resource):
+            offered = [a for a in Action if a in use.actions]  # least privilege first
             raise ValidationError(
                 f"{where}: uses takes what the function does to a resource, not the "
-                f"{use.kind} itself: write {use.name}.{sorted(use.actions)[0]}() "
-                f"(one of {', '.join(sorted(a + '()' for a in use.actions))})"
+                f"{use.kind} itself: write {use.name}.{offered[0]}() "
+                f"(one of {', '.join(a + '()' for a in offered)})"
             )
         if not isinstance(use, Use):
             raise ValidationError(f"{where}: uses holds {use!r}, which is not a use")
@@ -131,12 +132,20 @@ def check_http_route(method: object, path: object, *, where: str) -> tuple[str, 
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValidationError(f"{where}: HTTP path {path!r} must start with '/'")
     segments = path.strip("/").split("/") if path != "/" else []
+    parameters: set[str] = set()
     for segment in segments:
         if not _PATH_SEGMENT.fullmatch(segment):
             raise ValidationError(
                 f"{where}: HTTP path {path!r}: segment {segment!r} must be letters, digits, "
                 f"'.', '_', '~', '-' or a parameter like {{name}}"
             )
+        if segment.startswith("{"):
+            if segment in parameters:
+                raise ValidationError(
+                    f"{where}: HTTP path {path!r} names parameter {segment} twice; "
+                    f"give each parameter its own name"
+                )
+            parameters.add(segment)
     return method.upper(), path
 
 

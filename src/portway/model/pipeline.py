@@ -247,6 +247,8 @@ class Pipeline:
         where: str,
         allow_batch: bool,
     ) -> None:
+        if not callable(handler):
+            raise ValidationError(f"{where}: the decorator must wrap a function, got {handler!r}")
         name = checks.check_function_name(
             common.get("name", getattr(handler, "__name__", None)), where=where
         )

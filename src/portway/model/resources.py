@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from portway.dataplane import current
+from portway.errors import ValidationError
 from portway.model import limits
 from portway.payload import outgoing
 
@@ -26,12 +27,15 @@ if TYPE_CHECKING:
 
 
 class Action(StrEnum):
-    """What a function may do to a resource. The unit of every permission."""
+    """What a function may do to a resource. The unit of every permission.
+
+    Listed from the least privilege to the most, the order suggestions follow.
+    """
 
     READ = "read"
+    LIST = "list"
     WRITE = "write"
     DELETE = "delete"
-    LIST = "list"
     SEND = "send"
     PUBLISH = "publish"
 
@@ -58,7 +62,11 @@ class Resource:
     owner: Pipeline = field(compare=False, repr=False)
 
     def use(self, action: Action) -> Use:
-        """Return the :class:`Use` of ``action`` on this resource."""
+        """Return the :class:`Use` of ``action`` on this resource.
+
+        Raises :class:`~portway.errors.ValidationError` for an action the resource does
+        not offer (a bucket cannot be sent to).
+        """
         return Use(self, action)
 
     def _bound(self, action: Action, call: str) -> Any:
@@ -73,6 +81,14 @@ class Use:
 
     resource: Resource
     action: Action
+
+    def __post_init__(self) -> None:
+        if self.action not in self.resource.actions:
+            offered = ", ".join(sorted(f"{a}()" for a in self.resource.actions))
+            raise ValidationError(
+                f"{self.resource.kind} {self.resource.name!r} has no {self.action}() use; "
+                f"it offers {offered}"
+            )
 
     def __str__(self) -> str:
         return f"{self.resource.name}.{self.action}()"
@@ -112,11 +128,13 @@ class Bucket(Resource):
     @overload
     def write(self, key: str, data: bytes | str, *, content_type: str | None = None) -> None: ...
     def write(
-        self, key: str = DECLARE, data: bytes | str = b"", *, content_type: str | None = None
+        self, key: str = DECLARE, data: bytes | str = DECLARE, *, content_type: str | None = None
     ) -> Use | None:
         """Declare the write use, or store ``data`` (bytes, or str as UTF-8) at ``key``."""
         if key is DECLARE:
             return self.use(Action.WRITE)
+        if data is DECLARE:
+            raise TypeError(f"{self.name}.write({key!r}) needs the data to store")
         clients = self._bound(Action.WRITE, f"{self.name}.write({key!r}, ...)")
         if isinstance(data, str):
             payload, default_type = data.encode("utf-8"), "text/plain; charset=utf-8"
@@ -194,6 +212,11 @@ class Queue(Resource):
         self, bodies: Iterable[object], *, attributes: Mapping[str, str] | None = None
     ) -> list[str]:
         """Enqueue many messages (the provider's batch API where it has one); return ids."""
+        if isinstance(bodies, str | bytes | bytearray | memoryview):
+            raise TypeError(
+                f"{self.name}.send_batch() takes a list of bodies, not one "
+                f"{type(bodies).__name__}; use {self.name}.send(body) for a single message"
+            )
         clients = self._bound(Action.SEND, f"{self.name}.send_batch(...)")
         messages = [outgoing(body, attributes) for body in bodies]
         if not messages:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from portway.errors import ValidationError
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_RATE = re.compile(r"^rate\(\s*([0-9]+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\((.*)\)$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*,/-]+$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -53,7 +53,7 @@ def parse_schedule(expression: str) -> Schedule:
     if rate:
         count, unit = int(rate.group(1)), rate.group(2)
         if count < 1:
-            raise ValidationError(f"schedule {expression!r}: a rate must be at least 1 {unit}")
+            raise ValidationError(f"schedule {expression!r}: a rate must be at least 1")
         singular = unit.rstrip("s")
         if (count == 1) != (unit == singular):
             fixed = f"rate({count} {singular if count == 1 else singular + 's'})"

@@ -42,7 +42,8 @@ def is_batch_handler(
         for p in signature.parameters.values()
         if p.default is p.empty and p.kind == p.KEYWORD_ONLY
     ]
-    expected = f"def {handler.__name__}(event: {event_type.__name__})"
+    handler_name = getattr(handler, "__name__", "handler")
+    expected = f"def {handler_name}(event: {event_type.__name__})"
     if allow_batch:
         expected += f" or (batch: list[{event_type.__name__}])"
     if len(required) != 1 or others:
@@ -62,9 +63,13 @@ def is_batch_handler(
             return True
         raise ValidationError(
             f"{where}: this trigger delivers one {event_type.__name__} at a time; "
-            f"declare the handler as def {handler.__name__}(event: {event_type.__name__})"
+            f"declare the handler as def {handler_name}(event: {event_type.__name__})"
         )
-    shown = getattr(annotation, "__name__", None) or str(annotation)
+    shown = (
+        annotation.__name__
+        if isinstance(annotation, type)
+        else str(annotation).replace("portway.events.", "").replace("typing.", "")
+    )
     raise ValidationError(
         f"{where}: the handler's parameter is annotated {shown}, "
         f"but this trigger passes {event_type.__name__}: declare it as {expected}"
@@ -90,10 +95,12 @@ def _annotation(handler: Callable[..., Any], parameter: str) -> Any:
         return None
     if not isinstance(raw, str):
         return raw
+    # Only this parameter's annotation is evaluated (get_type_hints would evaluate the
+    # return annotation too, and fail on one that is importable only for type checkers).
+    namespace = getattr(handler, "__globals__", {})
     try:
-        hints = typing.get_type_hints(handler)
+        return eval(raw, namespace)  # as typing.get_type_hints evaluates annotations
     except Exception:
         # An annotation naming something that is not importable at declaration time
         # (a TYPE_CHECKING-only import, say) is the user's business; accept the handler.
         return None
-    return hints.get(parameter)

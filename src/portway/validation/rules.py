@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from portway.capabilities import Capabilities, Feature
+from portway.capabilities import Capabilities, Feature, format_size
 from portway.hookspec import hookimpl
 from portway.model import (
     Function,
@@ -33,16 +33,6 @@ def rule(function: Rule) -> Rule:
     return function
 
 
-def _size(count: int) -> str:
-    if count % (1024 * 1024) == 0:
-        return f"{count // (1024 * 1024)} MiB"
-    if count % 1024 == 0:
-        return f"{count // 1024} KiB"
-    if count % 1_000_000 == 0:
-        return f"{count // 1_000_000} MB"
-    return f"{count:,} bytes"
-
-
 def _functions(pipeline: Pipeline) -> Iterator[Function]:
     yield from pipeline.functions.values()
 
@@ -57,7 +47,7 @@ def message_size(pipeline: Pipeline, provider: str, caps: Capabilities) -> Itera
                 f"{resource.kind} {resource.name}",
                 "message-size",
                 Severity.INFO,
-                f"{call} refuses bodies over {_size(caps.max_message_bytes)} on {provider}; "
+                f"{call} refuses bodies over {format_size(caps.max_message_bytes)} on {provider}; "
                 f"put larger payloads in a bucket and send the key",
             )
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from portway.capabilities import ALL_FEATURES, Capabilities
 from portway.hookspec import hookimpl
-from portway.model.limits import MEMORY
 from portway.providers import ProviderSpec, Setting
 
 CAPABILITIES = Capabilities(
@@ -44,10 +43,10 @@ CAPABILITIES = Capabilities(
     max_timeout=3600,
     max_http_timeout=230,
     # Flex Consumption instances come in 512, 2,048 and 4,096 MB. A declared memory is
-    # rounded up to the next instance size, so anything the model accepts up to 4,096 MB
-    # runs (a 256 MiB function gets a 512 MB instance); only more than 4,096 does not.
+    # rounded up to the next instance size (validate notes it for less than 512); only
+    # more than 4,096 cannot run.
     # https://learn.microsoft.com/en-us/azure/azure-functions/flex-consumption-plan#instance-memory
-    memory=(MEMORY[0], 4096),
+    memory=(512, 4096),
     # Event Grid filters BlobCreated events with subjectBeginsWith (prefix) and
     # subjectEndsWith (suffix).
     # https://learn.microsoft.com/en-us/azure/event-grid/subscription-creation-schema
