@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from portway_aws.provider import AwsProvider
 
 from portway import Pipeline
 from portway.capabilities import ALL_FEATURES
 from portway.config import StageConfig, load_project
-from portway.errors import ConfigError, NotSupported
+from portway.errors import NotSupported
 from portway.providers import registry, reset_registry
+from portway.testing import ProviderPackageChecks
 
 STAGE = StageConfig("prod", "aws", {"region": "eu-west-1"})
 
@@ -34,13 +31,6 @@ def write_config(root: Path, stage_table: str) -> Path:
         encoding="utf-8",
     )
     return root
-
-
-def test_aws_is_listed_under_its_entry_point_name() -> None:
-    spec = registry().specs()["aws"]
-
-    assert spec.plugin == "aws"
-    assert spec.factory == "portway_aws.provider:AwsProvider"
 
 
 def test_capabilities_are_the_limits_aws_documents() -> None:
@@ -78,46 +68,15 @@ def test_a_stage_with_the_aws_settings_passes_the_config_check(tmp_path: Path) -
     }
 
 
-def test_a_stage_without_a_region_is_refused(tmp_path: Path) -> None:
-    root = write_config(tmp_path, 'profile = "data"\n')
-
-    with pytest.raises(ConfigError, match="missing key 'region'"):
-        load_project(root).stage("prod")
-
-
-def test_registry_creates_the_aws_provider() -> None:
-    provider = registry().provider("aws")
-
-    assert isinstance(provider, AwsProvider)
-    assert provider.name == "aws"
-    assert provider.capabilities is registry().spec("aws").capabilities
-
-
-def test_loading_the_provider_imports_no_cloud_sdk() -> None:
-    # A fresh interpreter: other tests in this session may import an SDK themselves.
-    script = textwrap.dedent(
-        """
-        import sys
-        from portway.providers import registry
-
-        registry().provider("aws")
-        print(sorted(
-            name for name in sys.modules
-            if name.split(".")[0] in ("boto3", "botocore", "azure")
-            or name.startswith("google.cloud")
-        ))
-        """
-    )
-
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-
-    assert result.stdout.strip() == "[]"
-
-
 def test_plan_is_refused_with_a_message_naming_aws() -> None:
     provider = registry().provider("aws")
 
     with pytest.raises(NotSupported, match="provider 'aws' does not offer plan/deploy"):
         provider.plan(Pipeline("orders"), STAGE)
+
+
+class TestAwsPackage(ProviderPackageChecks):
+    """The checks every provider distribution passes (entry point, factory, laziness)."""
+
+    provider = "aws"
+    factory = "portway_aws.provider:AwsProvider"

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from portway_azure.provider import AzureProvider
 
 from portway import Message, Pipeline
 from portway.capabilities import ALL_FEATURES
 from portway.config import StageConfig, load_project
-from portway.errors import ConfigError, NotSupported
+from portway.errors import NotSupported
 from portway.providers import registry, reset_registry
+from portway.testing import ProviderPackageChecks
 from portway.validation import Severity, validate
 
 REQUIRED = {"subscription": "sub-id", "resource_group": "data-rg", "location": "westeurope"}
@@ -37,13 +34,6 @@ def write_config(root: Path, settings: dict[str, str]) -> Path:
         encoding="utf-8",
     )
     return root
-
-
-def test_azure_is_listed_under_its_entry_point_name() -> None:
-    spec = registry().specs()["azure"]
-
-    assert spec.plugin == "azure"
-    assert spec.factory == "portway_azure.provider:AzureProvider"
 
 
 def test_capabilities_are_the_limits_azure_documents() -> None:
@@ -94,47 +84,15 @@ def test_a_stage_with_the_azure_settings_passes_the_config_check(tmp_path: Path)
     assert dict(stage.settings) == settings
 
 
-@pytest.mark.parametrize("missing", sorted(REQUIRED))
-def test_a_stage_without_a_required_setting_is_refused(tmp_path: Path, missing: str) -> None:
-    root = write_config(tmp_path, {k: v for k, v in REQUIRED.items() if k != missing})
-
-    with pytest.raises(ConfigError, match=f"missing key '{missing}'"):
-        load_project(root).stage("azure")
-
-
-def test_registry_creates_the_azure_provider() -> None:
-    provider = registry().provider("azure")
-
-    assert isinstance(provider, AzureProvider)
-    assert provider.name == "azure"
-    assert provider.capabilities is registry().spec("azure").capabilities
-
-
-def test_loading_the_provider_imports_no_cloud_sdk() -> None:
-    # A fresh interpreter: other tests in this session may import an SDK themselves.
-    script = textwrap.dedent(
-        """
-        import sys
-        from portway.providers import registry
-
-        registry().provider("azure")
-        print(sorted(
-            name for name in sys.modules
-            if name.split(".")[0] in ("boto3", "botocore", "azure")
-            or name.startswith("google.cloud")
-        ))
-        """
-    )
-
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-
-    assert result.stdout.strip() == "[]"
-
-
 def test_plan_is_refused_with_a_message_naming_azure() -> None:
     provider = registry().provider("azure")
 
     with pytest.raises(NotSupported, match="provider 'azure' does not offer plan/deploy"):
         provider.plan(Pipeline("orders"), STAGE)
+
+
+class TestAzurePackage(ProviderPackageChecks):
+    """The checks every provider distribution passes (entry point, factory, laziness)."""
+
+    provider = "azure"
+    factory = "portway_azure.provider:AzureProvider"

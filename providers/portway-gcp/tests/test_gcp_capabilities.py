@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from portway_gcp.provider import GcpProvider
 
 from portway import Pipeline
 from portway.capabilities import ALL_FEATURES
 from portway.config import StageConfig, load_project
-from portway.errors import ConfigError, NotSupported
+from portway.errors import NotSupported
 from portway.providers import registry, reset_registry
+from portway.testing import ProviderPackageChecks
 
 STAGE = StageConfig("gcp", "gcp", {"project": "acme-data", "region": "europe-west1"})
 
@@ -34,13 +31,6 @@ def write_config(root: Path, stage_table: str) -> Path:
         encoding="utf-8",
     )
     return root
-
-
-def test_gcp_is_listed_under_its_entry_point_name() -> None:
-    spec = registry().specs()["gcp"]
-
-    assert spec.plugin == "gcp"
-    assert spec.factory == "portway_gcp.provider:GcpProvider"
 
 
 def test_capabilities_are_the_limits_google_cloud_documents() -> None:
@@ -82,52 +72,15 @@ def test_a_stage_with_the_gcp_settings_passes_the_config_check(tmp_path: Path) -
     }
 
 
-@pytest.mark.parametrize(
-    ("stage_table", "missing"),
-    [('region = "europe-west1"\n', "project"), ('project = "acme-data"\n', "region")],
-)
-def test_a_stage_without_a_required_setting_is_refused(
-    tmp_path: Path, stage_table: str, missing: str
-) -> None:
-    root = write_config(tmp_path, stage_table)
-
-    with pytest.raises(ConfigError, match=f"missing key '{missing}'"):
-        load_project(root).stage("gcp")
-
-
-def test_registry_creates_the_gcp_provider() -> None:
-    provider = registry().provider("gcp")
-
-    assert isinstance(provider, GcpProvider)
-    assert provider.name == "gcp"
-    assert provider.capabilities is registry().spec("gcp").capabilities
-
-
-def test_loading_the_provider_imports_no_cloud_sdk() -> None:
-    # A fresh interpreter: other tests in this session may import an SDK themselves.
-    script = textwrap.dedent(
-        """
-        import sys
-        from portway.providers import registry
-
-        registry().provider("gcp")
-        print(sorted(
-            name for name in sys.modules
-            if name.split(".")[0] in ("boto3", "botocore", "azure")
-            or name.startswith("google.cloud")
-        ))
-        """
-    )
-
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-
-    assert result.stdout.strip() == "[]"
-
-
 def test_plan_is_refused_with_a_message_naming_gcp() -> None:
     provider = registry().provider("gcp")
 
     with pytest.raises(NotSupported, match="provider 'gcp' does not offer plan/deploy"):
         provider.plan(Pipeline("orders"), STAGE)
+
+
+class TestGcpPackage(ProviderPackageChecks):
+    """The checks every provider distribution passes (entry point, factory, laziness)."""
+
+    provider = "gcp"
+    factory = "portway_gcp.provider:GcpProvider"
