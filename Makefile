@@ -27,7 +27,7 @@ demo: sync
 	cd $(EXAMPLE) && ../../$(BIN)/portway validate --all
 	cd $(EXAMPLE) && ../../$(BIN)/portway graph --format mermaid
 
-test: sync lint
+test: sync lint docs
 	$(BIN)/python -m pytest
 
 lint: sync
@@ -43,7 +43,7 @@ bench: sync
 	$(BIN)/python benchmarks/run.py --json
 
 docs: sync
-	$(BIN)/mkdocs build --strict
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
 
 clean:
 	rm -rf .venv $(TOOLS) site .pytest_cache .mypy_cache .ruff_cache

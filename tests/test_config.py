@@ -386,9 +386,10 @@ def test_stage_whose_provider_is_not_installed_raises_provider_not_found(
     with pytest.raises(ProviderNotFound) as caught:
         project.stage()
 
+    # Like every other config error, it starts with the file and the stage.
     assert one_line(caught) == (
-        "provider 'nimbus' is not installed (install the distribution that provides it); "
-        "installed: local"
+        "portway.toml [stages.dev]: provider 'nimbus' is not installed "
+        "(install the distribution that provides it); installed: local"
     )
 
 

@@ -178,10 +178,14 @@ def _read_stages(stages: object, source: str) -> dict[str, StageConfig]:
 
 def _check_settings(stage: StageConfig) -> None:
     """Check a stage's settings against what its provider declares it reads."""
+    from portway.errors import ProviderNotFound
     from portway.providers import registry
 
-    spec = registry().spec(stage.provider)
     where = f"{stage.source} [stages.{stage.name}]"
+    try:
+        spec = registry().spec(stage.provider)
+    except ProviderNotFound as error:
+        raise ProviderNotFound(f"{where}: {error}") from None
     declared = {setting.name: setting for setting in spec.settings}
     for key, value in stage.settings.items():
         if key not in declared:

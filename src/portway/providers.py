@@ -129,7 +129,10 @@ class Registry:
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object at run time (tests, embedding applications)."""
-        self.manager.register(plugin, name=name)
+        try:
+            self.manager.register(plugin, name=name)
+        except ValueError as error:
+            raise ConfigError(f"plugin {name!r} cannot be registered: {error}") from None
         try:
             self.manager.check_pending()
         except pluggy.PluginValidationError as error:

@@ -193,7 +193,7 @@ def test_a_trigger_kind_the_provider_lacks_is_an_error(app: Pipeline) -> None:
     (found,) = findings(
         app, with_(features=ALL_FEATURES - {Feature.SCHEDULES}), "trigger-supported"
     )
-    assert "test has no schedules triggers" in found.message
+    assert "test has no schedule triggers" in found.message
 
 
 def test_a_queue_nobody_consumes_is_a_warning(app: Pipeline) -> None:

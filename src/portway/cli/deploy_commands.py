@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from portway.cli.errors import fail, reports_errors
@@ -54,9 +55,11 @@ def _show(plan: Plan, as_json: bool) -> None:
 
 
 def _annotations(plan: Plan, project_pipeline: object, stage: str) -> None:
-    for lines in registry().manager.hook.portway_plan_annotations(
+    results = registry().manager.hook.portway_plan_annotations(
         plan=plan, pipeline=project_pipeline, stage=stage
-    ):
+    )
+    # pluggy calls the last registered plugin first; show them in registration order.
+    for lines in reversed(results):
         for line in lines or ():
             stdout.print(f"  {line}")
 
@@ -74,7 +77,7 @@ def plan_command(stage: StageRequired, as_json: JsonOption = False, app: AppOpti
 
 @reports_errors
 def deploy_command(stage: StageRequired, yes: YesOption = False, app: AppOption = None) -> None:
-    """Package, plan, apply and record the pipeline on a stage."""
+    """Plan and apply the pipeline on a stage; the provider packages and records it."""
     project = load(app)
     selected = project.config.stage(stage)
     provider = registry().provider(selected.provider)
@@ -111,8 +114,11 @@ def status_command(
     project = load(app)
     selected = project.config.stage(stage)
     report = registry().provider(selected.provider).status(project.pipeline, selected)
-    print(json.dumps(dict(report), indent=2, default=str))
-    del as_json  # the report is JSON either way until providers define a richer view
+    if as_json:
+        print(json.dumps(dict(report), indent=2, default=str))
+        return
+    for key, value in report.items():
+        stdout.print(f"[bold]{escape(str(key))}[/]: {escape(str(value))}")
 
 
 def _confirm(yes: bool, question: str) -> None:

@@ -92,10 +92,11 @@ def init_command(
     }
     existing = [str(path) for path in files if path.exists()]
     if existing and not force:
-        raise fail(f"{', '.join(existing)} already exists; pass --force to overwrite")
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise fail(f"{' and '.join(existing)} already {verb}; pass --force to overwrite")
     directory.mkdir(parents=True, exist_ok=True)
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(f"created {', '.join(str(p) for p in files)} for pipeline {pipeline_name!r}")
     console.print("next: portway validate --all, then portway graph")

@@ -69,9 +69,13 @@ def _print_findings(pipeline: str, providers: list[str], findings: list[Finding]
     verdict = "[bold red]fails[/]" if counts[Severity.ERROR] else "[green]ok[/]"
     stdout.print(
         f"{escape(pipeline)} on {escape(', '.join(providers))}: {verdict} "
-        f"({counts[Severity.ERROR]} errors, {counts[Severity.WARNING]} warnings, "
-        f"{counts[Severity.INFO]} notes)"
+        f"({_count(counts[Severity.ERROR], 'error')}, "
+        f"{_count(counts[Severity.WARNING], 'warning')}, {_count(counts[Severity.INFO], 'note')})"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 @reports_errors

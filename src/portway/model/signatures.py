@@ -49,7 +49,7 @@ def is_batch_handler(
     if len(required) != 1 or others:
         raise ValidationError(
             f"{where}: the handler must take exactly one event parameter, as {expected}; "
-            f"it takes ({', '.join(str(p) for p in signature.parameters.values())})"
+            f"it takes {signature.replace(return_annotation=inspect.Signature.empty)}"
         )
     annotation = _annotation(handler, required[0].name)
     if annotation is None:

@@ -24,6 +24,14 @@ from portway.model import (
 )
 from portway.validation.findings import Finding, Severity
 
+_FEATURE_WORDS = {
+    Feature.SCHEDULES: "schedule",
+    Feature.HTTP: "HTTP",
+    Feature.OBJECT_EVENTS: "object-created",
+    Feature.QUEUES: "queue",
+    Feature.TOPICS: "topic",
+}
+
 Rule = Callable[[Pipeline, str, Capabilities], Iterator[Finding]]
 RULES: list[Rule] = []
 
@@ -71,8 +79,8 @@ def trigger_supported(pipeline: Pipeline, provider: str, caps: Capabilities) -> 
                 f"function {function.name}",
                 "trigger-supported",
                 Severity.ERROR,
-                f"{provider} has no {feature} triggers; move the function to another "
-                f"provider's stage",
+                f"{provider} has no {_FEATURE_WORDS[feature]} triggers; move the function to "
+                f"another provider's stage",
             )
 
 
@@ -155,8 +163,8 @@ def visibility_covers_timeout(
             f"function {function.name}",
             "visibility-covers-timeout",
             severity,
-            f"timeout={function.timeout}s is longer than queue {queue.name}'s "
-            f"visibility_timeout={queue.visibility_timeout}s: {consequence}; raise "
+            f"timeout={function.timeout}s is longer than the visibility_timeout of queue "
+            f"{queue.name} ({queue.visibility_timeout}s): {consequence}; raise "
             f"visibility_timeout to at least {function.timeout}",
         )
 
@@ -258,6 +266,8 @@ def public_routes(pipeline: Pipeline, provider: str, caps: Capabilities) -> Iter
         trigger = function.trigger
         if not isinstance(trigger, HttpTrigger) or not trigger.public:
             continue
+        if not caps.supports(Feature.HTTP):
+            continue  # trigger-supported already reports it
         if not caps.supports(Feature.PUBLIC_HTTP):
             yield Finding(
                 provider,
