@@ -242,3 +242,14 @@ def test_plugins_add_their_own_rules_through_the_hook(app: Pipeline) -> None:
     registry().register(HouseRule(), name="house")
     found = validate(app, ["local"], registry())
     assert Finding("local", "pipeline", "house-style", Severity.WARNING, "house rule") in found
+
+
+def test_options_for_a_provider_nobody_knows_are_flagged_with_a_suggestion(app: Pipeline) -> None:
+    @app.schedule("rate(1 hour)", options={"asw": {"reserved_concurrency": 2}, "aws": {}})
+    def tick(event: ScheduleEvent) -> None: ...
+
+    found = [f for f in validate(app, ["local"], registry()) if f.rule == "unknown-option-provider"]
+    assert [(f.provider, f.target, f.severity) for f in found] == [
+        ("*", "function tick", Severity.WARNING)
+    ]
+    assert "options['asw'] (did you mean 'aws'?)" in found[0].message
