@@ -6,8 +6,12 @@ from typing import Annotated
 
 import typer
 
+# typer vendors click; the usage errors its parser raises are the vendored ones.
+from typer._click import exceptions as click_errors
+
 from portway import __version__
 from portway.cli import deploy_commands, inspect_commands, pending
+from portway.cli.errors import EXIT_UNAVAILABLE, fail
 from portway.cli.init_command import init_command
 
 app = typer.Typer(
@@ -52,6 +56,24 @@ app.command("init")(init_command)
 app.add_typer(pending.dlq, name="dlq")
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point.
+
+    Usage errors (an unknown option, a missing argument) are one line on stderr with
+    the help command to run, and exit 2, like every other error of the command line.
+    """
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="portway", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as error:
+        error.show()  # `portway` alone, or a group alone: its help, as the user expects
+        raise SystemExit(EXIT_UNAVAILABLE) from None
+    except click_errors.UsageError as error:
+        where = error.ctx.command_path if error.ctx is not None else "portway"
+        message = f"{error.format_message()} (see '{where} --help')"
+        raise SystemExit(fail(message, EXIT_UNAVAILABLE).exit_code) from None
+    except click_errors.ClickException as error:
+        raise SystemExit(fail(error.format_message(), error.exit_code).exit_code) from None
+    except typer.Abort:
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
