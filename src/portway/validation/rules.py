@@ -112,33 +112,35 @@ def batch_size(pipeline: Pipeline, provider: str, caps: Capabilities) -> Iterato
             )
 
 
-@rule
-def max_attempts(pipeline: Pipeline, provider: str, caps: Capabilities) -> Iterator[Finding]:
-    low, high = caps.max_attempts
+def _queue_setting_in_range(
+    pipeline: Pipeline, provider: str, setting: str, bounds: tuple[int, int], unit: str
+) -> Iterator[Finding]:
+    """An error for each queue whose ``setting`` is outside the provider's ``bounds``."""
+    low, high = bounds
     for resource in pipeline.resources.values():
-        if isinstance(resource, Queue) and not low <= resource.max_attempts <= high:
+        if not isinstance(resource, Queue):
+            continue
+        value = getattr(resource, setting)
+        if not low <= value <= high:
             yield Finding(
                 provider,
                 f"queue {resource.name}",
-                "max-attempts",
+                setting.replace("_", "-"),
                 Severity.ERROR,
-                f"max_attempts={resource.max_attempts} is outside {provider}'s range {low}..{high}",
+                f"{setting}={value}{unit} is outside {provider}'s range {low}..{high}{unit}",
             )
+
+
+@rule
+def max_attempts(pipeline: Pipeline, provider: str, caps: Capabilities) -> Iterator[Finding]:
+    yield from _queue_setting_in_range(pipeline, provider, "max_attempts", caps.max_attempts, "")
 
 
 @rule
 def visibility_timeout(pipeline: Pipeline, provider: str, caps: Capabilities) -> Iterator[Finding]:
-    low, high = caps.visibility_timeout
-    for resource in pipeline.resources.values():
-        if isinstance(resource, Queue) and not low <= resource.visibility_timeout <= high:
-            yield Finding(
-                provider,
-                f"queue {resource.name}",
-                "visibility-timeout",
-                Severity.ERROR,
-                f"visibility_timeout={resource.visibility_timeout}s is outside {provider}'s "
-                f"range {low}..{high}s",
-            )
+    yield from _queue_setting_in_range(
+        pipeline, provider, "visibility_timeout", caps.visibility_timeout, "s"
+    )
 
 
 @rule
