@@ -70,7 +70,10 @@ class MemoryProvider(Provider):
 class MemoryPlugin:
     @hookimpl
     def portway_providers(self) -> list[ProviderSpec]:
-        return [ProviderSpec("memory", CAPS, f"{__name__}:MemoryProvider")]
+        return [
+            ProviderSpec("memory", CAPS, f"{__name__}:MemoryProvider"),
+            ProviderSpec("bare", CAPS, "portway.providers:Provider"),
+        ]
 
 
 CONFIG = """
@@ -81,6 +84,9 @@ provider = "local"
 
 [stages.scratch]
 provider = "memory"
+
+[stages.bare]
+provider = "bare"
 """
 
 
@@ -124,7 +130,7 @@ def test_connect_follows_portway_stage(config: Path, monkeypatch: pytest.MonkeyP
 def test_connect_to_a_provider_without_clients_says_so(config: Path) -> None:
     app = Pipeline("scripts")
     with (
-        pytest.raises(NotSupported, match="provider 'local' does not offer data-plane clients"),
-        app.connect(stage="dev", directory=config),
+        pytest.raises(NotSupported, match="provider 'bare' does not offer data-plane clients"),
+        app.connect(stage="bare", directory=config),
     ):
         pass

@@ -14,6 +14,7 @@ PUBLIC = [
     "HttpRequest",
     "HttpResponse",
     "InvalidKey",
+    "MessageTooLarge",
     "Message",
     "NotBound",
     "NotSupported",

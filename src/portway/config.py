@@ -25,7 +25,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class StageConfig:
     provider: str
     settings: Mapping[str, Any] = field(default_factory=dict)
     source: str = CONFIG_FILE
+    root: Path | None = field(default=None, compare=False)
+    """The project folder (set by :meth:`ProjectConfig.stage`); relative paths start here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class ProjectConfig:
                 f"{self.source}: no stage {chosen!r} (stages: {known}); "
                 f"add a [stages.{chosen}] table or pick one of those"
             )
-        stage = self.stages[chosen]
+        stage = replace(self.stages[chosen], root=self.root)
         _check_settings(stage)
         return stage
 

@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "DeployError",
     "InvalidKey",
+    "MessageTooLarge",
     "NotBound",
     "NotSupported",
     "PermissionDenied",
@@ -51,6 +52,10 @@ class NotBound(PortwayError):
 
 class InvalidKey(PortwayError, ValueError):
     """An object key is not safe or not portable (traversal, control characters, length)."""
+
+
+class MessageTooLarge(PortwayError, ValueError):
+    """A message is larger than the provider of the stage accepts (refused at ``send()``)."""
 
 
 class NotSupported(PortwayError):

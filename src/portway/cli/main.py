@@ -10,9 +10,11 @@ import typer
 from typer._click import exceptions as click_errors
 
 from portway import __version__
-from portway.cli import deploy_commands, inspect_commands, pending
+from portway.cli import deploy_commands, feed_commands, inspect_commands, pending
+from portway.cli.dlq_commands import dlq
 from portway.cli.errors import EXIT_UNAVAILABLE, fail
 from portway.cli.init_command import init_command
+from portway.cli.run_command import run_command
 
 app = typer.Typer(
     name="portway",
@@ -40,7 +42,7 @@ def _root(
     """Write one event-driven pipeline; run it here, deploy it on any cloud."""
 
 
-app.command("run")(pending.run_command)
+app.command("run")(run_command)
 app.command("validate")(inspect_commands.validate_command)
 app.command("graph")(inspect_commands.graph_command)
 app.command("plan")(deploy_commands.plan_command)
@@ -49,11 +51,11 @@ app.command("destroy")(deploy_commands.destroy_command)
 app.command("status")(deploy_commands.status_command)
 app.command("providers")(inspect_commands.providers_command)
 app.command("conformance")(pending.conformance_command)
-app.command("invoke")(pending.invoke_command)
-app.command("send")(pending.send_command)
-app.command("put")(pending.put_command)
+app.command("invoke")(feed_commands.invoke_command)
+app.command("send")(feed_commands.send_command)
+app.command("put")(feed_commands.put_command)
 app.command("init")(init_command)
-app.add_typer(pending.dlq, name="dlq")
+app.add_typer(dlq, name="dlq")
 
 
 def main(argv: list[str] | None = None) -> None:

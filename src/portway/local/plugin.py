@@ -32,6 +32,12 @@ SPEC = ProviderSpec(
         Setting("path", str, help="where the stage's state lives (default .portway/<stage>)"),
         Setting("port", int, help="port of the local HTTP server (default 8000)"),
         Setting("workers", int, help="worker processes (default: one per core)"),
+        Setting(
+            "sync",
+            str,
+            help="'normal' (survives a killed process, the default) or 'full' (every "
+            "commit and object write reaches the disk)",
+        ),
     ),
 )
 

@@ -1,0 +1,313 @@
+"""Messages in the stage database: enqueue, claim, acknowledge, fail, dead-letter.
+
+The delivery rules, the same as an SQS queue with a redrive policy:
+
+* :func:`claim` hands out up to ``limit`` visible messages of a channel under a new
+  *lease*, hides them for the channel's visibility timeout and counts the attempt;
+* :func:`acknowledge` deletes a message, but only under its current lease (a late
+  answer from a delivery that already expired changes nothing, as SQS ignores an old
+  receipt handle);
+* :func:`fail` records the reason; the message becomes visible again when its
+  visibility timeout ends, or goes to the dead letters at once if that was its last
+  attempt;
+* a message found visible again after ``max_attempts`` deliveries (its runtime died
+  while holding it) is dead-lettered when next claimed.
+
+Every function here runs inside the caller's transaction
+(:func:`portway.local.database.transaction`), so the runtime can acknowledge a batch
+of results and claim the next batches in one commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from portway.payload import OutgoingMessage
+
+# Why a message with no recorded error was dead-lettered or retried.
+LOST_DELIVERY = "DeliveryLost: the runtime stopped while the delivery was in flight"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed message, as handed to a worker (picklable, plain values)."""
+
+    seq: int
+    id: str
+    channel: str
+    body: bytes
+    content_type: str
+    attributes: str
+    published: float
+    attempt: int
+    lease: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that failed ``attempts`` times, and the last reason."""
+
+    id: str
+    channel: str
+    body: bytes
+    content_type: str
+    attributes: dict[str, str]
+    published: float
+    attempts: int
+    reason: str
+    failed_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        try:
+            body: Any = self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            body = None
+        return {
+            "id": self.id,
+            "channel": self.channel,
+            "attempts": self.attempts,
+            "reason": self.reason,
+            "failed_at": self.failed_at,
+            "published": self.published,
+            "content_type": self.content_type,
+            "attributes": self.attributes,
+            "body": body,
+            "size": len(self.body),
+        }
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def enqueue(
+    connection: sqlite3.Connection,
+    items: Iterable[tuple[str, OutgoingMessage]],
+    now: float,
+    message_id: str | None = None,
+) -> list[str]:
+    """Insert ``(channel, message)`` pairs, visible at once; return one id per pair.
+
+    ``message_id`` gives every copy the same id (a topic's fan-out of one publish).
+    """
+    rows = []
+    ids = []
+    for channel, message in items:
+        identifier = message_id or new_id()
+        ids.append(identifier)
+        rows.append(
+            (
+                identifier,
+                channel,
+                message.body,
+                message.content_type,
+                json.dumps(dict(message.attributes), separators=(",", ":")),
+                now,
+                now,
+            )
+        )
+    connection.executemany(
+        "INSERT INTO messages (id, channel, body, content_type, attributes, published, "
+        "visible_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return ids
+
+
+def ready(connection: sqlite3.Connection, channel: str, now: float, limit: int) -> int:
+    """How many messages of ``channel`` are visible now (counting at most ``limit``)."""
+    row = connection.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM messages WHERE channel = ? AND visible_at <= ? "
+        "LIMIT ?)",
+        (channel, now, limit),
+    ).fetchone()
+    return int(row[0])
+
+
+def next_visible(connection: sqlite3.Connection, channel: str) -> float | None:
+    """When the next message of ``channel`` becomes visible (``None``: it is empty)."""
+    row = connection.execute(
+        "SELECT min(visible_at) FROM messages WHERE channel = ?", (channel,)
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+def oldest_visible(connection: sqlite3.Connection, channel: str, now: float) -> float | None:
+    row = connection.execute(
+        "SELECT min(visible_at) FROM messages WHERE channel = ? AND visible_at <= ?",
+        (channel, now),
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+def claim(
+    connection: sqlite3.Connection,
+    channel: str,
+    *,
+    limit: int,
+    visibility_timeout: float,
+    max_attempts: int,
+    now: float,
+) -> list[Delivery]:
+    """Lease up to ``limit`` visible messages of ``channel``; return those to deliver.
+
+    A message already delivered ``max_attempts`` times is moved to the dead letters
+    instead (with its last recorded reason) and not returned.
+    """
+    lease = uuid.uuid4().hex
+    rows = connection.execute(
+        "UPDATE messages SET attempts = attempts + 1, visible_at = ?, lease = ? "
+        "WHERE seq IN (SELECT seq FROM messages WHERE channel = ? AND visible_at <= ? "
+        "ORDER BY visible_at, seq LIMIT ?) "
+        "RETURNING seq, id, channel, body, content_type, attributes, published, attempts, "
+        "last_error",
+        (now + visibility_timeout, lease, channel, now, limit),
+    ).fetchall()
+    deliveries = []
+    for seq, identifier, name, body, content_type, attributes, published, attempts, error in rows:
+        if attempts > max_attempts:
+            _dead_letter(connection, seq, lease, error or LOST_DELIVERY, now, attempts - 1)
+            continue
+        deliveries.append(
+            Delivery(
+                seq, identifier, name, body, content_type, attributes, published, attempts, lease
+            )
+        )
+    deliveries.sort(key=lambda d: d.seq)
+    return deliveries
+
+
+def acknowledge(connection: sqlite3.Connection, deliveries: Sequence[Delivery]) -> int:
+    """Delete delivered messages (under their lease); return how many were deleted."""
+    cursor = connection.executemany(
+        "DELETE FROM messages WHERE seq = ? AND lease = ?",
+        [(d.seq, d.lease) for d in deliveries],
+    )
+    return cursor.rowcount
+
+
+def fail(
+    connection: sqlite3.Connection,
+    delivery: Delivery,
+    reason: str,
+    *,
+    max_attempts: int,
+    now: float,
+) -> bool:
+    """Record a failed attempt; dead-letter it if it was the last. True if dead-lettered.
+
+    Otherwise the message stays hidden until its visibility timeout ends, then is
+    delivered again with its attempt number increased.
+    """
+    if delivery.attempt >= max_attempts:
+        return _dead_letter(connection, delivery.seq, delivery.lease, reason, now, None)
+    connection.execute(
+        "UPDATE messages SET lease = NULL, last_error = ?, last_error_at = ? "
+        "WHERE seq = ? AND lease = ?",
+        (reason, now, delivery.seq, delivery.lease),
+    )
+    return False
+
+
+def release(connection: sqlite3.Connection, deliveries: Sequence[Delivery], now: float) -> None:
+    """Give back deliveries that never reached a handler: visible now, attempt uncounted."""
+    connection.executemany(
+        "UPDATE messages SET visible_at = ?, lease = NULL, attempts = attempts - 1 "
+        "WHERE seq = ? AND lease = ?",
+        [(now, d.seq, d.lease) for d in deliveries],
+    )
+
+
+def interrupt(
+    connection: sqlite3.Connection, deliveries: Sequence[Delivery], reason: str, now: float
+) -> None:
+    """Give back deliveries whose handler was stopped: visible now, the attempt counted."""
+    connection.executemany(
+        "UPDATE messages SET visible_at = ?, lease = NULL, last_error = ?, last_error_at = ? "
+        "WHERE seq = ? AND lease = ?",
+        [(now, reason, now, d.seq, d.lease) for d in deliveries],
+    )
+
+
+def release_orphans(connection: sqlite3.Connection, now: float) -> int:
+    """Make every message leased by a runtime that is gone visible now; return the count.
+
+    Called by a runtime that has just taken the stage's lock, so no other runtime can
+    be holding these leases. The attempt stays counted: the handler may have run.
+    """
+    cursor = connection.execute(
+        "UPDATE messages SET visible_at = ?, lease = NULL, "
+        "last_error = ?, last_error_at = ? WHERE lease IS NOT NULL",
+        (now, LOST_DELIVERY, now),
+    )
+    return cursor.rowcount
+
+
+def _dead_letter(
+    connection: sqlite3.Connection,
+    seq: int,
+    lease: str,
+    reason: str,
+    now: float,
+    attempts: int | None,
+) -> bool:
+    cursor = connection.execute(
+        "INSERT OR REPLACE INTO dead_letters (id, channel, body, content_type, attributes, "
+        "published, attempts, reason, failed_at) "
+        "SELECT id, channel, body, content_type, attributes, published, "
+        "coalesce(?, attempts), ?, ? FROM messages WHERE seq = ? AND lease = ?",
+        (attempts, reason, now, seq, lease),
+    )
+    if cursor.rowcount == 0:
+        return False
+    connection.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+    return True
+
+
+def dead_letters(
+    connection: sqlite3.Connection, channel: str | None = None, limit: int = 1000
+) -> list[DeadLetter]:
+    """The dead letters of ``channel`` (all channels when ``None``), oldest first."""
+    query = (
+        "SELECT id, channel, body, content_type, attributes, published, attempts, reason, "
+        "failed_at FROM dead_letters"
+    )
+    parameters: tuple[Any, ...] = ()
+    if channel is not None:
+        query += " WHERE channel = ?"
+        parameters = (channel,)
+    query += " ORDER BY seq LIMIT ?"
+    rows = connection.execute(query, (*parameters, limit)).fetchall()
+    return [DeadLetter(i, c, b, t, json.loads(a), p, n, r, f) for i, c, b, t, a, p, n, r, f in rows]
+
+
+def redrive(connection: sqlite3.Connection, channel: str, now: float) -> int:
+    """Move ``channel``'s dead letters back to it, attempts reset; return how many."""
+    connection.execute(
+        "INSERT INTO messages (id, channel, body, content_type, attributes, published, "
+        "visible_at, attempts) SELECT id, channel, body, content_type, attributes, published, "
+        "?, 0 FROM dead_letters WHERE channel = ? ORDER BY seq",
+        (now, channel),
+    )
+    cursor = connection.execute("DELETE FROM dead_letters WHERE channel = ?", (channel,))
+    return cursor.rowcount
+
+
+def pending_counts(connection: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """Per channel: ``(waiting, in_flight)`` message counts."""
+    rows = connection.execute(
+        "SELECT channel, sum(lease IS NULL), sum(lease IS NOT NULL) FROM messages GROUP BY channel"
+    ).fetchall()
+    return {channel: (int(waiting), int(flight)) for channel, waiting, flight in rows}
+
+
+def dead_letter_counts(connection: sqlite3.Connection) -> dict[str, int]:
+    rows = connection.execute(
+        "SELECT channel, count(*) FROM dead_letters GROUP BY channel"
+    ).fetchall()
+    return {channel: int(count) for channel, count in rows}

@@ -1,0 +1,740 @@
+"""``portway run``: the runtime that delivers a local stage's events to worker processes.
+
+One process (this module) owns the delivery bookkeeping; a pool of worker processes
+(:mod:`portway.local.worker`) runs the handlers. The runtime's loop, single-threaded:
+
+1. collect the workers' results, notice dead workers and invocations past their
+   ``timeout`` (their worker is killed: the attempt fails with the reason);
+2. in **one** transaction: acknowledge what succeeded, record what failed (retried after
+   the visibility timeout, or dead-lettered), fire due schedule ticks, and claim the
+   next batches for every free worker slot;
+3. send the claimed batches to the workers.
+
+Grouping every acknowledgement and claim of a round into one commit is what lets the
+runtime keep up with a plain SQLite loop. Each worker holds at most
+:data:`PREFETCH` invocations, so it never waits for the loop between two. Work from
+other processes (``portway send``, a handler's ``jobs.send()``) is noticed through
+SQLite's ``data_version`` within a millisecond or so, with no write.
+
+Stopping (Ctrl-C, SIGTERM, ``--for``, ``--until-idle``): no new claims; invocations not
+yet started are given back untouched; running ones get ``grace`` seconds to finish;
+after that their workers are stopped and their messages made visible again, the
+attempt counted. A second Ctrl-C stops at once the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+from portway.errors import ConfigError, PortwayError
+from portway.events import HttpRequest, HttpResponse
+from portway.local import messages, objects
+from portway.local.channels import Channel, channels_of
+from portway.local.database import StageLayout, connect, sync_mode, transaction
+from portway.local.dataplane import LocalDataPlane
+from portway.local.http_server import LocalHttpServer, json_response, routes_of
+from portway.local.messages import Delivery
+from portway.local.output import LiveOutput, Record
+from portway.local.scheduler import Scheduler
+from portway.local.worker import WorkerSpec
+from portway.local.worker import main as worker_main
+from portway.model import Function, Pipeline
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from portway.config import ProjectConfig, StageConfig
+
+PREFETCH = 2
+DEFAULT_PORT = 8000
+DEFAULT_GRACE = 10.0
+BUSY_POLL = 0.001
+IDLE_POLL = 0.005
+# After this long without any work, the loop polls for new work less often.
+IDLE_AFTER = 2.0
+READY_TIMEOUT = 120.0
+IDLE_CHECK_EVERY = 0.1
+
+_TRIGGER_LABELS = {"queue": "message", "topic": "message", "bucket": "object", "schedule": "tick"}
+
+
+class RuntimeFailure(PortwayError):
+    """The runtime cannot start or had to stop (a worker cannot import the pipeline)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How ``portway run`` was asked to run."""
+
+    workers: int = 0  # 0: one per core
+    port: int | None = None  # None: the stage's setting, else 8000
+    duration: float | None = None
+    until_idle: bool = False
+    grace: float = DEFAULT_GRACE
+    limit_memory: bool = True
+
+
+@dataclass
+class _HttpWaiter:
+    done: threading.Event = field(default_factory=threading.Event)
+    response: HttpResponse | None = None
+
+    def resolve(self, response: HttpResponse) -> None:
+        self.response = response
+        self.done.set()
+
+
+@dataclass
+class _Invocation:
+    number: int
+    function: Function
+    channel: Channel | None
+    deliveries: list[Delivery]
+    request: HttpRequest | None = None
+    waiter: _HttpWaiter | None = None
+    started: float = 0.0  # monotonic time it reached the head of its worker's queue
+
+
+@dataclass
+class _Worker:
+    process: Any
+    pipe: Connection
+    ready: bool = False
+    inflight: deque[_Invocation] = field(default_factory=deque)
+    killed_for: str = ""
+    gone: bool = False  # died while the runtime was stopping: not replaced
+
+
+@dataclass
+class RunSummary:
+    elapsed: float
+    invocations: int
+    failed: int
+    recovered_writes: int
+    released_messages: int
+    port: int | None
+
+
+class Runtime:
+    """Runs ``pipeline`` on a local ``stage`` until asked to stop."""
+
+    def __init__(
+        self,
+        project: ProjectConfig,
+        stage: StageConfig,
+        pipeline: Pipeline,
+        layout: StageLayout,
+        options: RunOptions,
+        output: LiveOutput,
+        *,
+        max_message_bytes: int,
+    ) -> None:
+        self.project = project
+        self.stage = stage
+        self.pipeline = pipeline
+        self.layout = layout
+        self.options = options
+        self.output = output
+        self.sync = sync_mode(dict(stage.settings))
+        self.channels = channels_of(pipeline)
+        self.functions = dict(pipeline.functions)
+        self.scheduler = Scheduler.of(list(self.functions.values()))
+        self.routes = routes_of(list(self.functions.values()))
+        self.dataplane = LocalDataPlane(
+            pipeline, layout, max_message_bytes=max_message_bytes, sync=self.sync
+        )
+        self.spec = WorkerSpec(
+            root=str(project.root),
+            app=project.app,
+            stage=stage.name,
+            settings=dict(stage.settings),
+            max_message_bytes=max_message_bytes,
+            limit_memory=options.limit_memory,
+        )
+        self._context = multiprocessing.get_context("spawn")
+        self._stop_flag = self._context.Event()
+        self._workers: list[_Worker] = []
+        self._http: deque[tuple[Function, HttpRequest, _HttpWaiter]] = deque()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        self._numbers = iter(range(1, 1 << 62))
+        self._not_before: dict[str, float] = dict.fromkeys(self.channels, 0.0)
+        self._rotation = 0
+        self._stop_requested = 0
+        self._stopping_since: float | None = None
+        self._last_work = time.monotonic()
+        self._data_version = -1
+        self._invocations = 0
+        self._failed = 0
+        self._server: LocalHttpServer | None = None
+        self._lock_file: Any = None
+
+    # -- public --------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop (thread- and signal-safe). A second call forces it."""
+        self._stop_requested += 1
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_write, b"x")
+
+    def run(self) -> RunSummary:
+        """Run until stopped; return what happened. Raises :class:`PortwayError`."""
+        started = time.monotonic()
+        self._take_lock()
+        try:
+            connection = connect(self.layout, self.sync)
+            released, finished = self._recover(connection)
+            with transaction(connection):
+                fired = self.scheduler.start(connection, time.time())
+            for name in fired:
+                self.output.note(f"{name}: a schedule tick was missed while stopped; fired once")
+            self._start_workers()
+            port = self._start_http()
+            self._write_info(port)
+            self.output.start()
+            self._announce(port)
+            with self._signals():
+                self._loop(connection)
+            connection.close()
+        finally:
+            self._shutdown()
+        elapsed = time.monotonic() - started
+        self.output.stop()
+        self.output.summary(elapsed)
+        return RunSummary(
+            elapsed, self._invocations, self._failed, finished, released, self._port()
+        )
+
+    # -- start and stop ----------------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        import fcntl
+
+        self.layout.create()
+        handle = open(self.layout.lock, "a+")  # noqa: SIM115 (held for the whole run)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConfigError(
+                f"stage {self.stage.name!r} is already running (pid {holder}) in "
+                f"{self.layout.root}; stop it first, or run another stage"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def _recover(self, connection: sqlite3.Connection) -> tuple[int, int]:
+        """Give back messages a previous run held; finish object writes cut short."""
+        with transaction(connection):
+            released = messages.release_orphans(connection, time.time())
+        finished, undone = objects.recover(connection, self.layout, self.dataplane._object_channels)
+        if released:
+            self.output.note(
+                f"{released} message(s) in flight when the last run stopped are delivered again"
+            )
+        if finished or undone:
+            self.output.note(
+                f"finished {finished} object write(s) cut short by a crash; "
+                f"discarded {undone} incomplete one(s)"
+            )
+        return released, finished
+
+    def _worker_count(self) -> int:
+        configured = self.options.workers or self.stage.settings.get("workers") or 0
+        return int(configured) if configured else max(1, os.cpu_count() or 1)
+
+    def _start_workers(self) -> None:
+        for _ in range(self._worker_count()):
+            self._workers.append(self._spawn())
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not all(w.ready for w in self._workers):
+            if time.monotonic() > deadline:
+                raise RuntimeFailure("the workers did not start within 120s")
+            wait([w.pipe for w in self._workers if not w.ready], timeout=0.1)
+            for worker in self._workers:
+                if not worker.ready and worker.pipe.poll():
+                    self._on_message(worker, worker.pipe.recv())
+                if not worker.ready and not worker.process.is_alive() and not worker.pipe.poll():
+                    raise RuntimeFailure(
+                        f"a worker exited while importing the pipeline "
+                        f"(exit code {worker.process.exitcode})"
+                    )
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=worker_main,
+            args=(self.spec, child, self._stop_flag),
+            name="portway-worker",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def _start_http(self) -> int | None:
+        if not self.routes:
+            return None
+        port = self.options.port
+        if port is None:
+            port = int(self.stage.settings.get("port", DEFAULT_PORT))
+        self._server = LocalHttpServer(self.routes, self._submit_http, port)
+        self._server.start()
+        return self._server.port
+
+    def _port(self) -> int | None:
+        return self._server.port if self._server else None
+
+    def _write_info(self, port: int | None) -> None:
+        info = {"pid": os.getpid(), "port": port, "stage": self.stage.name}
+        temporary = self.layout.runtime_info.with_suffix(".tmp")
+        temporary.write_text(json.dumps(info), encoding="utf-8")
+        os.replace(temporary, self.layout.runtime_info)
+
+    def _announce(self, port: int | None) -> None:
+        count = len(self._workers)
+        parts = [f"running {self.pipeline.name!r} on stage {self.stage.name!r}", f"{count} workers"]
+        if port is not None:
+            parts.append(f"http://127.0.0.1:{port}")
+        parts.append(f"state in {self.layout.root}")
+        self.output.note("; ".join(parts))
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            self.request_stop()
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for number, old in previous.items():
+                signal.signal(number, old)
+
+    def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        for worker in self._workers:
+            with contextlib.suppress(OSError, ValueError):
+                worker.pipe.send(("stop",))
+        for worker in self._workers:
+            worker.process.join(timeout=2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+        for waiter in self._http:
+            waiter[2].resolve(json_response(503, {"error": "the runtime is stopping"}))
+        self.dataplane.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.layout.runtime_info.unlink()
+        if self._lock_file is not None:
+            self._lock_file.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def _loop(self, connection: sqlite3.Connection) -> None:
+        end = (time.monotonic() + self.options.duration) if self.options.duration else math.inf
+        next_idle_check = time.monotonic() + IDLE_CHECK_EVERY
+        while True:
+            now_mono = time.monotonic()
+            if now_mono >= end and not self._stop_requested:
+                self.request_stop()
+            if self._stop_requested and self._stopping_since is None:
+                self._begin_stop()
+            if self._stopping_since is not None:
+                busy = any(w.inflight for w in self._workers)
+                if not busy:
+                    return
+                if self._stop_requested > 1 or now_mono > self._stopping_since + self.options.grace:
+                    self._interrupt_all(connection)
+                    return
+            if self.options.until_idle and now_mono >= next_idle_check:
+                next_idle_check = now_mono + IDLE_CHECK_EVERY
+                if self._idle(connection):
+                    self.output.note("nothing left to deliver: stopping (--until-idle)")
+                    self.request_stop()
+                    continue
+            self._step(connection, self._wait(end))
+
+    def _wait(self, end: float) -> list[Any]:
+        now = time.monotonic()
+        poll = BUSY_POLL if now - self._last_work < IDLE_AFTER else IDLE_POLL
+        timeout = min(poll, max(0.0, end - now))
+        deadlines = [
+            w.inflight[0].started + w.inflight[0].function.timeout - now
+            for w in self._workers
+            if w.inflight
+        ]
+        if deadlines:
+            timeout = max(0.0, min(timeout, *deadlines))
+        sources: list[Any] = [self._wake_read]
+        for worker in self._workers:
+            if worker.gone:
+                continue
+            sources.append(worker.pipe)
+            sources.append(worker.process.sentinel)
+        ready = wait(sources, timeout=timeout)
+        if self._wake_read in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_read, 512)
+        return ready
+
+    def _step(self, connection: sqlite3.Connection, ready: list[Any]) -> None:
+        acks: list[Delivery] = []
+        failures: list[tuple[Delivery, str, Channel]] = []
+        releases: list[Delivery] = []
+        for worker in self._workers:
+            if worker.gone:
+                continue
+            try:
+                while worker.pipe.poll():
+                    self._on_message(worker, worker.pipe.recv(), acks, failures, releases)
+            except (EOFError, OSError):
+                pass
+        now_mono = time.monotonic()
+        replaced = False
+        for index, worker in enumerate(self._workers):
+            if worker.gone:
+                continue
+            head = worker.inflight[0] if worker.inflight else None
+            overdue = head is not None and now_mono > head.started + head.function.timeout
+            if overdue and head is not None and worker.process.is_alive():
+                worker.killed_for = (
+                    f"TimeoutError: function {head.function.name!r} ran longer than its "
+                    f"timeout of {head.function.timeout}s; its worker was stopped"
+                )
+                worker.process.kill()
+            if worker.process.is_alive():
+                continue
+            worker.process.join()
+            reason = worker.killed_for or _death_reason(worker, head)
+            self._fail_inflight(worker, reason, failures, releases)
+            self.output.note(f"worker {worker.process.pid}: {reason}; starting a new one")
+            if self._stopping_since is None:
+                self._workers[index] = self._spawn()
+            else:
+                worker.gone = True
+            replaced = True
+        claims = self._want_claims(connection)
+        schedules_due = (self.scheduler.next_due() or math.inf) <= time.time()
+        if not (acks or failures or releases or replaced or claims or schedules_due):
+            self._assign_http()
+            return
+        now = time.time()
+        sent: list[tuple[_Worker, _Invocation]] = []
+        with transaction(connection):
+            if acks:
+                messages.acknowledge(connection, acks)
+            for delivery, reason, channel in failures:
+                messages.fail(
+                    connection, delivery, reason, max_attempts=channel.max_attempts, now=now
+                )
+            if releases:
+                messages.release(connection, releases, now)
+            if schedules_due:
+                self.scheduler.fire_due(connection, now)
+                self._not_before.update(dict.fromkeys(self._not_before, 0.0))
+            self._assign_http()
+            if self._stopping_since is None:
+                sent = self._claim(connection, now)
+        if replaced:
+            objects.recover(connection, self.layout, self.dataplane._object_channels)
+        for worker, invocation in sent:
+            self._send(worker, invocation)
+        if acks or failures or sent:
+            self._last_work = time.monotonic()
+
+    # -- results -----------------------------------------------------------------------
+
+    def _on_message(
+        self,
+        worker: _Worker,
+        message: tuple[Any, ...],
+        acks: list[Delivery] | None = None,
+        failures: list[tuple[Delivery, str, Channel]] | None = None,
+        releases: list[Delivery] | None = None,
+    ) -> None:
+        kind = message[0]
+        if kind == "ready":
+            worker.ready = True
+            return
+        if kind == "fatal":
+            raise RuntimeFailure(f"a worker cannot load the pipeline: {message[1]}")
+        assert acks is not None
+        assert failures is not None
+        assert releases is not None
+        invocation = worker.inflight.popleft()
+        if worker.inflight:
+            worker.inflight[0].started = time.monotonic()
+        if kind == "skipped":
+            releases.extend(invocation.deliveries)
+            if invocation.waiter is not None:
+                invocation.waiter.resolve(json_response(503, {"error": "the runtime is stopping"}))
+            return
+        _, number, seconds, result = message
+        assert number == invocation.number, "a worker answered out of order"
+        self._invocations += 1
+        if invocation.waiter is not None:
+            response: HttpResponse = result
+            invocation.waiter.resolve(response)
+            failed = 1 if response.status >= 500 else 0
+            self._failed += failed
+            label = (
+                f"{invocation.request.method if invocation.request else ''} -> {response.status}"
+            )
+            self.output.record(Record(invocation.function.name, label, 1, seconds, failed))
+            return
+        channel = invocation.channel
+        assert channel is not None
+        reasons = dict(result)
+        for delivery in invocation.deliveries:
+            if delivery.seq in reasons:
+                failures.append((delivery, reasons[delivery.seq], channel))
+            else:
+                acks.append(delivery)
+        self._failed += 1 if reasons else 0
+        first_reason = next(iter(reasons.values()), "")
+        self.output.record(
+            Record(
+                invocation.function.name,
+                _TRIGGER_LABELS[channel.kind],
+                len(invocation.deliveries),
+                seconds,
+                len(reasons),
+                first_reason,
+            )
+        )
+
+    def _fail_inflight(
+        self,
+        worker: _Worker,
+        reason: str,
+        failures: list[tuple[Delivery, str, Channel]],
+        releases: list[Delivery],
+    ) -> None:
+        """The worker is gone: its running invocation failed, the queued ones never ran."""
+        for position, invocation in enumerate(worker.inflight):
+            if position == 0:
+                self._invocations += 1
+                self._failed += 1
+                self.output.record(Record(invocation.function.name, "worker", 1, 0.0, 1, reason))
+                if invocation.channel is not None:
+                    failures.extend((d, reason, invocation.channel) for d in invocation.deliveries)
+                if invocation.waiter is not None:
+                    status = 504 if reason.startswith("TimeoutError") else 502
+                    invocation.waiter.resolve(json_response(status, {"error": reason}))
+            else:
+                releases.extend(invocation.deliveries)
+                if invocation.waiter is not None:
+                    self._http.appendleft(
+                        (invocation.function, invocation.request, invocation.waiter)  # type: ignore[arg-type]
+                    )
+        worker.inflight.clear()
+
+    def _interrupt_all(self, connection: sqlite3.Connection) -> None:
+        """The grace period is over: stop the workers still running handlers."""
+        now = time.time()
+        with transaction(connection):
+            for worker in self._workers:
+                if not worker.inflight:
+                    continue
+                worker.process.kill()
+                head, *queued = worker.inflight
+                reason = (
+                    f"Interrupted: the runtime stopped while {head.function.name!r} was "
+                    f"running (after a {self.options.grace:g}s grace period)"
+                )
+                messages.interrupt(connection, head.deliveries, reason, now)
+                for invocation in queued:
+                    messages.release(connection, invocation.deliveries, now)
+                if head.waiter is not None:
+                    head.waiter.resolve(json_response(503, {"error": reason}))
+                self.output.note(reason)
+                worker.inflight.clear()
+
+    # -- claims ------------------------------------------------------------------------
+
+    def _begin_stop(self) -> None:
+        self._stopping_since = time.monotonic()
+        self._stop_flag.set()
+        running = sum(1 for w in self._workers if w.inflight)
+        suffix = f"; waiting up to {self.options.grace:g}s for {running} running" if running else ""
+        self.output.note(f"stopping{suffix} (Ctrl-C again to stop at once)")
+
+    def _free_slots(self) -> list[_Worker]:
+        slots = []
+        for worker in self._workers:
+            if worker.ready and not worker.gone and worker.process.is_alive():
+                slots.extend([worker] * (PREFETCH - len(worker.inflight)))
+        slots.sort(key=lambda w: len(w.inflight))
+        return slots
+
+    def _want_claims(self, connection: sqlite3.Connection) -> bool:
+        if self._stopping_since is not None or not self.channels:
+            return False
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._data_version = version
+            self._not_before.update(dict.fromkeys(self._not_before, 0.0))
+        if not self._free_slots():
+            return False
+        now = time.time()
+        return any(t <= now for t in self._not_before.values())
+
+    def _claim(
+        self, connection: sqlite3.Connection, now: float
+    ) -> list[tuple[_Worker, _Invocation]]:
+        sent: list[tuple[_Worker, _Invocation]] = []
+        slots = self._free_slots()
+        names = list(self.channels)
+        while slots:
+            progressed = False
+            for offset in range(len(names)):
+                if not slots:
+                    break
+                name = names[(self._rotation + offset) % len(names)]
+                if self._not_before[name] > now:
+                    continue
+                channel = self.channels[name]
+                if not self._batch_ready(connection, channel, now):
+                    continue
+                deliveries = messages.claim(
+                    connection,
+                    name,
+                    limit=channel.batch_size,
+                    visibility_timeout=channel.visibility_timeout,
+                    max_attempts=channel.max_attempts,
+                    now=now,
+                )
+                if len(deliveries) < channel.batch_size:
+                    upcoming = messages.next_visible(connection, name)
+                    self._not_before[name] = upcoming if upcoming is not None else math.inf
+                if not deliveries:
+                    continue
+                function = self.functions[
+                    channel.functions[self._rotation % len(channel.functions)]
+                ]
+                worker = slots.pop(0)
+                invocation = _Invocation(next(self._numbers), function, channel, deliveries)
+                worker.inflight.append(invocation)
+                sent.append((worker, invocation))
+                progressed = True
+            self._rotation += 1
+            if not progressed:
+                break
+        return sent
+
+    def _batch_ready(self, connection: sqlite3.Connection, channel: Channel, now: float) -> bool:
+        """Honour ``max_batching_window``: wait for a full batch, or the window's end."""
+        if channel.max_batching_window <= 0 or channel.batch_size <= 1:
+            return True
+        if messages.ready(connection, channel.name, now, channel.batch_size) >= channel.batch_size:
+            return True
+        oldest = messages.oldest_visible(connection, channel.name, now)
+        if oldest is None:
+            upcoming = messages.next_visible(connection, channel.name)
+            self._not_before[channel.name] = upcoming if upcoming is not None else math.inf
+            return False
+        if oldest + channel.max_batching_window <= now:
+            return True
+        self._not_before[channel.name] = oldest + channel.max_batching_window
+        return False
+
+    def _send(self, worker: _Worker, invocation: _Invocation) -> None:
+        if worker.inflight and worker.inflight[0] is invocation:
+            invocation.started = time.monotonic()  # its timeout starts now
+        if invocation.request is not None:
+            command: tuple[Any, ...] = (
+                "http",
+                invocation.number,
+                invocation.function.name,
+                invocation.request,
+            )
+        else:
+            command = ("invoke", invocation.number, invocation.function.name, invocation.deliveries)
+        # If the worker died, the next round sees it and fails the invocation.
+        with contextlib.suppress(OSError, ValueError):
+            worker.pipe.send(command)
+
+    # -- http --------------------------------------------------------------------------
+
+    def _submit_http(self, function: Function, request: HttpRequest) -> HttpResponse:
+        """Called from the HTTP server's threads: queue the request, wait for the answer."""
+        if self._stopping_since is not None:
+            return json_response(503, {"error": "the runtime is stopping"})
+        waiter = _HttpWaiter()
+        self._http.append((function, request, waiter))
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_write, b"h")
+        if not waiter.done.wait(timeout=function.timeout + 5.0):
+            return json_response(504, {"error": f"{function.name} did not answer in time"})
+        assert waiter.response is not None
+        return waiter.response
+
+    def _assign_http(self) -> None:
+        while self._http and self._stopping_since is None:
+            slots = self._free_slots()
+            if not slots:
+                return
+            function, request, waiter = self._http.popleft()
+            worker = slots[0]
+            invocation = _Invocation(
+                next(self._numbers), function, None, [], request=request, waiter=waiter
+            )
+            worker.inflight.append(invocation)
+            self._send(worker, invocation)
+            self._last_work = time.monotonic()
+
+    # -- idle --------------------------------------------------------------------------
+
+    def _idle(self, connection: sqlite3.Connection) -> bool:
+        if any(w.inflight for w in self._workers) or self._http:
+            return False
+        names = list(self.channels)
+        if names:
+            marks = ",".join("?" * len(names))
+            row = connection.execute(
+                f"SELECT count(*) FROM messages WHERE channel IN ({marks})", names
+            ).fetchone()
+            if row[0]:
+                return False
+        pending = connection.execute("SELECT count(*) FROM pending_writes").fetchone()[0]
+        return not pending
+
+
+def _death_reason(worker: _Worker, head: _Invocation | None) -> str:
+    code = worker.process.exitcode
+    if code is not None and code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+        if code == -signal.SIGKILL:
+            how += ", perhaps out of memory"
+    else:
+        how = f"exit code {code}"
+    running = f" while running {head.function.name!r}" if head is not None else ""
+    return f"WorkerDied: the worker process died ({how}){running}"
