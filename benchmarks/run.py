@@ -12,7 +12,11 @@ Figures:
   package ships it): with ``PYTHONDONTWRITEBYTECODE`` set, as on these machines, every
   start would otherwise recompile portway's sources and measure the compiler.
 
-Usage: ``python benchmarks/run.py [--json] [--runs N]``.
+* ``local_runtime``: the local provider's throughput against a raw SQLite claim+ack
+  loop, batch 1 and 10, and object-write -> handler-start latency (see
+  ``benchmarks/local_runtime.py``).
+
+Usage: ``python benchmarks/run.py [--json] [--runs N] [--messages N] [--objects N]``.
 """
 
 from __future__ import annotations
@@ -93,8 +97,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--runs", type=int, default=20, help="interpreter starts per figure")
+    parser.add_argument("--messages", type=int, default=5000, help="messages per throughput run")
+    parser.add_argument("--objects", type=int, default=200, help="object writes for latency")
     args = parser.parse_args()
-    results = {"python": sys.version.split()[0], "import": import_cost(args.runs)}
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from local_runtime import local_runtime
+
+    results = {
+        "python": sys.version.split()[0],
+        "import": import_cost(args.runs),
+        "local_runtime": local_runtime(args.messages, args.objects),
+    }
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -39,6 +39,12 @@ def run_command(
             help="Stop once every message and event is handled or dead-lettered.",
         ),
     ] = False,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace", help="Seconds running handlers get to finish when stopping.", min=0
+        ),
+    ] = 10.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     app: AppOption = None,
 ) -> None:
@@ -55,7 +61,12 @@ def run_command(
         from portway.cli.reload import run_with_reload
 
         arguments = ["run", "--stage", selected.name]
-        for flag, value in (("--port", port), ("--for", for_seconds), ("--workers", workers)):
+        for flag, value in (
+            ("--port", port),
+            ("--for", for_seconds),
+            ("--workers", workers),
+            ("--grace", grace),
+        ):
             if value is not None:
                 arguments += [flag, str(value)]
         arguments += ["--until-idle"] * until_idle + ["--quiet"] * quiet
@@ -66,7 +77,11 @@ def run_command(
     from portway.local.runtime import RunOptions, Runtime
 
     options = RunOptions(
-        workers=workers or 0, port=port, duration=for_seconds, until_idle=until_idle
+        workers=workers or 0,
+        port=port,
+        duration=for_seconds,
+        until_idle=until_idle,
+        grace=grace,
     )
     runtime = Runtime(
         loaded.config,

@@ -23,9 +23,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from portway.payload import OutgoingMessage
 
@@ -33,9 +33,12 @@ from portway.payload import OutgoingMessage
 LOST_DELIVERY = "DeliveryLost: the runtime stopped while the delivery was in flight"
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A claimed message, as handed to a worker (picklable, plain values)."""
+class Delivery(NamedTuple):
+    """A claimed message, as handed to a worker.
+
+    A named tuple, not a dataclass: thousands cross the pipe to the workers every
+    second, and a tuple pickles several times faster.
+    """
 
     seq: int
     id: str
@@ -106,7 +109,7 @@ def enqueue(
                 channel,
                 message.body,
                 message.content_type,
-                json.dumps(dict(message.attributes), separators=(",", ":")),
+                _attributes_json(message.attributes),
                 now,
                 now,
             )
@@ -117,6 +120,12 @@ def enqueue(
         rows,
     )
     return ids
+
+
+def _attributes_json(attributes: Mapping[str, str]) -> str:
+    if not attributes:
+        return "{}"
+    return json.dumps(dict(attributes), separators=(",", ":"))
 
 
 def ready(connection: sqlite3.Connection, channel: str, now: float, limit: int) -> int:
