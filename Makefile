@@ -14,7 +14,7 @@ EXAMPLE := examples/lake-to-warehouse
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: demo test lint format bench docs sync clean
+.PHONY: demo test lint format bench soak docs sync clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -23,9 +23,18 @@ $(UV):
 sync: $(UV)
 	$(UV) sync --all-packages --locked --quiet
 
+# The example end to end on the local provider, from a clean state: the sample CSVs
+# land in `landing`, flow through enqueue -> transform -> loaded -> report, and the
+# `status` endpoint's function lists what arrived in `lake`.
 demo: sync
 	cd $(EXAMPLE) && ../../$(BIN)/portway validate --all
 	cd $(EXAMPLE) && ../../$(BIN)/portway graph --format mermaid
+	rm -rf $(EXAMPLE)/.portway/dev
+	cd $(EXAMPLE) && for file in samples/*.csv; do \
+		../../$(BIN)/portway put landing "$$(basename $$file)" "$$file"; done
+	cd $(EXAMPLE) && ../../$(BIN)/portway run --until-idle
+	@echo "What arrived in lake (GET /status):"
+	cd $(EXAMPLE) && ../../$(BIN)/portway invoke status
 
 test: sync lint docs
 	$(BIN)/python -m pytest
@@ -41,6 +50,11 @@ format: sync
 
 bench: sync
 	$(BIN)/python benchmarks/run.py --json
+
+# The crash test with ten times the kills of CI (SOAK_KILLS to change it).
+SOAK_KILLS ?= 200
+soak: sync
+	PORTWAY_CRASH_KILLS=$(SOAK_KILLS) $(BIN)/python -m pytest -s tests/local/test_crash_safety.py
 
 docs: sync
 	$(BIN)/mkdocs build --strict --quiet --site-dir site

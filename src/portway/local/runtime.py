@@ -301,8 +301,19 @@ class Runtime:
             return None
         port = self.options.port
         if port is None:
-            port = int(self.stage.settings.get("port", DEFAULT_PORT))
-        self._server = LocalHttpServer(self.routes, self._submit_http, port)
+            port = self.stage.settings.get("port")
+        if port is not None:
+            self._server = LocalHttpServer(self.routes, self._submit_http, int(port))
+        else:
+            # No port asked for: the default, or any free one if something else has it.
+            try:
+                self._server = LocalHttpServer(self.routes, self._submit_http, DEFAULT_PORT)
+            except ConfigError:
+                self._server = LocalHttpServer(self.routes, self._submit_http, 0)
+                self.output.note(
+                    f"port {DEFAULT_PORT} is taken; serving HTTP on port {self._server.port} "
+                    f"(pass --port N to choose)"
+                )
         self._server.start()
         return self._server.port
 
@@ -591,8 +602,13 @@ class Runtime:
         self._stopping_since = time.monotonic()
         self._stop_flag.set()
         running = sum(1 for w in self._workers if w.inflight)
-        suffix = f"; waiting up to {self.options.grace:g}s for {running} running" if running else ""
-        self.output.note(f"stopping{suffix} (Ctrl-C again to stop at once)")
+        if running:
+            self.output.note(
+                f"stopping: waiting up to {self.options.grace:g}s for {running} running "
+                f"invocation(s) (Ctrl-C again to stop at once)"
+            )
+        else:
+            self.output.note("stopping")
 
     def _free_slots(self) -> list[_Worker]:
         depth = FAST_PREFETCH if self._mean_seconds < FAST_INVOCATION else PREFETCH
