@@ -128,6 +128,10 @@ def local_run(tmp_path: Path) -> Iterator[Callable[[str], LocalRun]]:
     yield make
     for run in runs:
         if run.process is not None and run.process.poll() is None:
-            run.process.kill()
-            run.process.wait()
+            run.process.terminate()  # a graceful stop, so a --reload watcher stops its child
+            try:
+                run.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                run.process.kill()
+                run.process.wait()
     os.environ.pop("PORTWAY_STAGE", None)

@@ -294,3 +294,54 @@ def test_until_idle_runs_the_example_pipeline_end_to_end(tmp_path: Path) -> None
     assert output.count("report: clean/") == 3
     status = json.loads(portway("invoke", "status").split(" ", 1)[1])
     assert status["objects"] == 3
+
+
+def test_a_function_sees_its_own_environment_only(local_run, wait_until) -> None:
+    run = local_run(
+        QUEUE_PIPELINE
+        + """
+import os
+
+other = app.queue("other")
+
+@app.on_message(jobs, environment={"TABLE": "orders"})
+def first(msg: Message) -> None:
+    record("env", f"first {os.environ.get('TABLE')}")
+
+@app.on_message(other)
+def second(msg: Message) -> None:
+    record("env", f"second {os.environ.get('TABLE')}")
+"""
+    ).start("--workers", "1")
+    run.portway("send", "jobs", "x")
+    wait_until(lambda: run.read("env"), 20, "the first function")
+    run.portway("send", "other", "x")
+    wait_until(lambda: len(run.read("env")) == 2, 20, "the second function")
+    assert run.read("env") == ["first orders", "second None"]
+
+
+def test_reload_restarts_the_runtime_when_the_pipeline_changes(local_run, wait_until) -> None:
+    source = (
+        QUEUE_PIPELINE
+        + """
+@app.on_message(jobs)
+def work(msg: Message) -> None:
+    record("work", "version 1")
+"""
+    )
+    run = local_run(source).start("--reload")
+    run.portway("send", "jobs", "x")
+    wait_until(lambda: run.read("work") == ["version 1"], 20, "version 1")
+    pipeline = run.root / "pipeline.py"
+    info = run.state / "runtime.json"
+    first_pid = json.loads(info.read_text())["pid"]
+    pipeline.write_text(pipeline.read_text().replace("version 1", "version 2"))
+    wait_until(
+        lambda: info.exists() and json.loads(info.read_text())["pid"] != first_pid,
+        30,
+        "the restart",
+    )
+    run.portway("send", "jobs", "x")
+    wait_until(lambda: len(run.read("work")) == 2, 20, "version 2")
+    assert run.read("work") == ["version 1", "version 2"]
+    assert "pipeline.py changed; restarting" in run.output()

@@ -8,12 +8,24 @@ the queues) and starts a new one, which imports the changed code.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from watchfiles import Change
+
+
+RELOAD_CHILD = "PORTWAY_RELOAD_CHILD"
+
+
+def die_with_watcher() -> None:
+    """In the runtime a watcher started: exit when the watcher dies (Linux)."""
+    if os.environ.pop(RELOAD_CHILD, None):
+        from portway.local.worker import die_with_parent
+
+        die_with_parent()
 
 
 def run_with_reload(arguments: list[str], root: Path, state: Path) -> None:
@@ -26,6 +38,8 @@ def run_with_reload(arguments: list[str], root: Path, state: Path) -> None:
         files = sorted({Path(path).name for _, path in changes})
         print(f"portway: {', '.join(files)} changed; restarting", flush=True)
 
+    # The runtime dies with this watcher, even when the watcher is killed outright.
+    os.environ[RELOAD_CHILD] = "1"
     run_process(
         root,
         target=" ".join(_quote(part) for part in command),

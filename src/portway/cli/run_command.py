@@ -73,8 +73,11 @@ def run_command(
         arguments += ["--app", app] if app else []
         run_with_reload(arguments, loaded.config.root, provider.layout(selected).root)
         return
+    from portway.cli.reload import die_with_watcher
     from portway.local.output import LiveOutput
     from portway.local.runtime import RunOptions, Runtime
+
+    die_with_watcher()
 
     options = RunOptions(
         workers=workers or 0,

@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as StopFlag
@@ -47,7 +48,7 @@ class WorkerSpec:
 
 def main(spec: WorkerSpec, pipe: Connection, stopping: StopFlag) -> None:
     """Entry point of a worker process."""
-    _die_with_parent()
+    die_with_parent()
     # Ctrl-C reaches the whole process group; the runtime decides what stops when.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(AttributeError, ValueError):
@@ -79,10 +80,11 @@ def main(spec: WorkerSpec, pipe: Connection, stopping: StopFlag) -> None:
         if memory is not None:
             memory.limit(function.memory)
         try:
-            if kind == "http":
-                result: Any = run_request(function, payload, dataplane, wrapper)
-            else:
-                result = run_deliveries(function, payload, dataplane, wrapper)
+            with _environment(function.environment):
+                if kind == "http":
+                    result: Any = run_request(function, payload, dataplane, wrapper)
+                else:
+                    result = run_deliveries(function, payload, dataplane, wrapper)
         finally:
             if memory is not None:
                 memory.lift()
@@ -107,7 +109,29 @@ def _load(spec: WorkerSpec) -> tuple[dict[str, Any], Any, Any]:
     return dict(pipeline.functions), dataplane, plugin_wrapper()
 
 
-def _die_with_parent() -> None:
+@contextlib.contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """The function's declared ``environment``, set for the invocation only.
+
+    A worker runs every function of the pipeline, so each invocation sees its own
+    variables, as a cloud function instance would, and none of another function's.
+    """
+    if not variables:
+        yield
+        return
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when the runtime dies, even by SIGKILL."""
     if not sys.platform.startswith("linux"):
         return
