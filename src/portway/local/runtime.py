@@ -27,29 +27,29 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from dataclasses import dataclass
+from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
-from portway.errors import ConfigError, PortwayError
+from portway.errors import ConfigError
 from portway.events import HttpRequest, HttpResponse
 from portway.local import messages, objects
 from portway.local.channels import Channel, channels_of
+from portway.local.claims import Claims
 from portway.local.database import StageLayout, connect, sync_mode, transaction
 from portway.local.dataplane import LocalDataPlane
 from portway.local.http_server import LocalHttpServer, json_response, routes_of
 from portway.local.messages import Delivery
 from portway.local.output import LiveOutput, Record
+from portway.local.pool import HttpWaiter, Invocation, Worker, WorkerPool
 from portway.local.scheduler import Scheduler
 from portway.local.worker import WorkerSpec
-from portway.local.worker import main as worker_main
 from portway.model import Function, Pipeline
 
 if TYPE_CHECKING:
@@ -57,27 +57,15 @@ if TYPE_CHECKING:
 
     from portway.config import ProjectConfig, StageConfig
 
-# Invocations a worker holds at once (running + queued in its pipe): 2 keeps a worker
-# busy across one round of the loop; when invocations are very short, up to 8 amortise
-# the loop's transaction over more results. Queued invocations are given back untouched
-# on stop, and their timeout only starts when they start.
-PREFETCH = 2
-FAST_PREFETCH = 8
-FAST_INVOCATION = 0.002
 DEFAULT_PORT = 8000
 DEFAULT_GRACE = 10.0
 BUSY_POLL = 0.001
 IDLE_POLL = 0.005
 # After this long without any work, the loop polls for new work less often.
 IDLE_AFTER = 2.0
-READY_TIMEOUT = 120.0
 IDLE_CHECK_EVERY = 0.1
 
 _TRIGGER_LABELS = {"queue": "message", "topic": "message", "bucket": "object", "schedule": "tick"}
-
-
-class RuntimeFailure(PortwayError):
-    """The runtime cannot start or had to stop (a worker cannot import the pipeline)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,37 +78,6 @@ class RunOptions:
     until_idle: bool = False
     grace: float = DEFAULT_GRACE
     limit_memory: bool = True
-
-
-@dataclass
-class _HttpWaiter:
-    done: threading.Event = field(default_factory=threading.Event)
-    response: HttpResponse | None = None
-
-    def resolve(self, response: HttpResponse) -> None:
-        self.response = response
-        self.done.set()
-
-
-@dataclass
-class _Invocation:
-    number: int
-    function: Function
-    channel: Channel | None
-    deliveries: list[Delivery]
-    request: HttpRequest | None = None
-    waiter: _HttpWaiter | None = None
-    started: float = 0.0  # monotonic time it reached the head of its worker's queue
-
-
-@dataclass
-class _Worker:
-    process: Any
-    pipe: Connection
-    ready: bool = False
-    inflight: deque[_Invocation] = field(default_factory=deque)
-    killed_for: str = ""
-    gone: bool = False  # died while the runtime was stopping: not replaced
 
 
 @dataclass
@@ -161,7 +118,7 @@ class Runtime:
         self.dataplane = LocalDataPlane(
             pipeline, layout, max_message_bytes=max_message_bytes, sync=self.sync
         )
-        self.spec = WorkerSpec(
+        spec = WorkerSpec(
             root=str(project.root),
             app=project.app,
             stage=stage.name,
@@ -169,19 +126,14 @@ class Runtime:
             max_message_bytes=max_message_bytes,
             limit_memory=options.limit_memory,
         )
-        self._context = multiprocessing.get_context("spawn")
-        self._stop_flag = self._context.Event()
-        self._workers: list[_Worker] = []
-        self._http: deque[tuple[Function, HttpRequest, _HttpWaiter]] = deque()
+        self.pool = WorkerPool(spec, self._worker_count())
+        self.claims = Claims(self.channels, self.functions)
+        self._http: deque[tuple[Function, HttpRequest, HttpWaiter]] = deque()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
-        self._numbers = iter(range(1, 1 << 62))
-        self._not_before: dict[str, float] = dict.fromkeys(self.channels, 0.0)
-        self._rotation = 0
         self._stop_requested = 0
         self._stopping_since: float | None = None
         self._last_work = time.monotonic()
-        self._data_version = -1
         self._invocations = 0
         self._failed = 0
         self._mean_seconds = 1.0  # moving average of invocation durations
@@ -207,7 +159,7 @@ class Runtime:
                 fired = self.scheduler.start(connection, time.time())
             for name in fired:
                 self.output.note(f"{name}: a schedule tick was missed while stopped; fired once")
-            self._start_workers()
+            self.pool.start()
             port = self._start_http()
             self._write_info(port)
             self.output.start()
@@ -267,35 +219,6 @@ class Runtime:
         configured = self.options.workers or self.stage.settings.get("workers") or 0
         return int(configured) if configured else max(1, os.cpu_count() or 1)
 
-    def _start_workers(self) -> None:
-        for _ in range(self._worker_count()):
-            self._workers.append(self._spawn())
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not all(w.ready for w in self._workers):
-            if time.monotonic() > deadline:
-                raise RuntimeFailure("the workers did not start within 120s")
-            wait([w.pipe for w in self._workers if not w.ready], timeout=0.1)
-            for worker in self._workers:
-                if not worker.ready and worker.pipe.poll():
-                    self._on_message(worker, worker.pipe.recv())
-                if not worker.ready and not worker.process.is_alive() and not worker.pipe.poll():
-                    raise RuntimeFailure(
-                        f"a worker exited while importing the pipeline "
-                        f"(exit code {worker.process.exitcode})"
-                    )
-
-    def _spawn(self) -> _Worker:
-        parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=worker_main,
-            args=(self.spec, child, self._stop_flag),
-            name="portway-worker",
-            daemon=True,
-        )
-        process.start()
-        child.close()
-        return _Worker(process, parent)
-
     def _start_http(self) -> int | None:
         if not self.routes:
             return None
@@ -327,7 +250,7 @@ class Runtime:
         os.replace(temporary, self.layout.runtime_info)
 
     def _announce(self, port: int | None) -> None:
-        count = len(self._workers)
+        count = len(self.pool.workers)
         parts = [f"running {self.pipeline.name!r} on stage {self.stage.name!r}", f"{count} workers"]
         if port is not None:
             parts.append(f"http://127.0.0.1:{port}")
@@ -353,14 +276,7 @@ class Runtime:
     def _shutdown(self) -> None:
         if self._server is not None:
             self._server.stop()
-        for worker in self._workers:
-            with contextlib.suppress(OSError, ValueError):
-                worker.pipe.send(("stop",))
-        for worker in self._workers:
-            worker.process.join(timeout=2)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
+        self.pool.shutdown()
         for waiter in self._http:
             waiter[2].resolve(json_response(503, {"error": "the runtime is stopping"}))
         self.dataplane.close()
@@ -383,7 +299,7 @@ class Runtime:
             if self._stop_requested and self._stopping_since is None:
                 self._begin_stop()
             if self._stopping_since is not None:
-                busy = any(w.inflight for w in self._workers)
+                busy = any(w.inflight for w in self.pool.workers)
                 if not busy:
                     return
                 if self._stop_requested > 1 or now_mono > self._stopping_since + self.options.grace:
@@ -403,18 +319,12 @@ class Runtime:
         timeout = min(poll, max(0.0, end - now))
         deadlines = [
             w.inflight[0].started + w.inflight[0].function.timeout - now
-            for w in self._workers
+            for w in self.pool.live()
             if w.inflight
         ]
         if deadlines:
             timeout = max(0.0, min(timeout, *deadlines))
-        sources: list[Any] = [self._wake_read]
-        for worker in self._workers:
-            if worker.gone:
-                continue
-            sources.append(worker.pipe)
-            sources.append(worker.process.sentinel)
-        ready = wait(sources, timeout=timeout)
+        ready = wait([self._wake_read, *self.pool.sources()], timeout=timeout)
         if self._wake_read in ready:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_read, 512)
@@ -425,7 +335,7 @@ class Runtime:
         failures: list[tuple[Delivery, str, Channel]] = []
         releases: list[Delivery] = []
         signalled = set(map(id, ready))
-        for worker in self._workers:
+        for worker in self.pool.workers:
             if worker.gone or id(worker.pipe) not in signalled:
                 continue
             # Drain every answer already in the pipe: each poll() is a system call,
@@ -434,37 +344,14 @@ class Runtime:
                 self._on_message(worker, worker.pipe.recv(), acks, failures, releases)
                 while worker.pipe.poll():
                     self._on_message(worker, worker.pipe.recv(), acks, failures, releases)
-        now_mono = time.monotonic()
-        replaced = False
-        for index, worker in enumerate(self._workers):
-            if worker.gone:
-                continue
-            head = worker.inflight[0] if worker.inflight else None
-            overdue = head is not None and now_mono > head.started + head.function.timeout
-            if overdue and head is not None and worker.process.is_alive():
-                worker.killed_for = (
-                    f"TimeoutError: function {head.function.name!r} ran longer than its "
-                    f"timeout of {head.function.timeout}s; its worker was stopped"
-                )
-                worker.process.kill()
-            if worker.process.is_alive():
-                continue
-            worker.process.join()
-            reason = worker.killed_for or _death_reason(worker, head)
-            self._fail_inflight(worker, reason, failures, releases)
-            self.output.note(f"worker {worker.process.pid}: {reason}; starting a new one")
-            if self._stopping_since is None:
-                self._workers[index] = self._spawn()
-            else:
-                worker.gone = True
-            replaced = True
-        claims = self._want_claims(connection)
+        replaced = self._replace_dead_workers(failures, releases)
+        claims = self._claims_wanted(connection)
         schedules_due = (self.scheduler.next_due() or math.inf) <= time.time()
         if not (acks or failures or releases or replaced or claims or schedules_due):
             self._assign_http()
             return
         now = time.time()
-        sent: list[tuple[_Worker, _Invocation]] = []
+        sent: list[tuple[Worker, Invocation]] = []
         with transaction(connection):
             if acks:
                 messages.acknowledge(connection, acks)
@@ -476,39 +363,71 @@ class Runtime:
                 messages.release(connection, releases, now)
             if schedules_due:
                 self.scheduler.fire_due(connection, now)
-                self._not_before.update(dict.fromkeys(self._not_before, 0.0))
+                self.claims.wake_all()
             self._assign_http()
-            if self._stopping_since is None:
-                sent = self._claim(connection, now)
+            if self._stopping_since is None and claims:
+                slots = self.pool.free_slots(self._mean_seconds)
+                sent = self.claims.claim(connection, now, slots)
         if replaced:
             objects.recover(connection, self.layout, self.dataplane._object_channels)
         for worker, invocation in sent:
-            self._send(worker, invocation)
+            worker.send(invocation)
         if acks or failures or sent:
             self._last_work = time.monotonic()
+
+    def _claims_wanted(self, connection: sqlite3.Connection) -> bool:
+        if self._stopping_since is not None:
+            return False
+        if not self.claims.wanted(connection, time.time()):
+            return False
+        return bool(self.pool.free_slots(self._mean_seconds))
+
+    def _replace_dead_workers(
+        self, failures: list[tuple[Delivery, str, Channel]], releases: list[Delivery]
+    ) -> bool:
+        """Stop workers past their timeout; fail what dead ones held; start new ones."""
+        now_mono = time.monotonic()
+        replaced = False
+        for index, worker in enumerate(self.pool.workers):
+            if worker.gone:
+                continue
+            head = worker.head
+            if head is not None and worker.overdue(now_mono) and worker.process.is_alive():
+                worker.killed_for = (
+                    f"TimeoutError: function {head.function.name!r} ran longer than its "
+                    f"timeout of {head.function.timeout}s; its worker was stopped"
+                )
+                worker.process.kill()
+            if worker.process.is_alive():
+                continue
+            worker.process.join()
+            reason = worker.killed_for or worker.death_reason()
+            self._fail_inflight(worker, reason, failures, releases)
+            self.output.note(f"worker {worker.process.pid}: {reason}; starting a new one")
+            if self._stopping_since is None:
+                self.pool.workers[index] = self.pool.spawn()
+            else:
+                worker.gone = True
+            replaced = True
+        return replaced
 
     # -- results -----------------------------------------------------------------------
 
     def _on_message(
         self,
-        worker: _Worker,
+        worker: Worker,
         message: tuple[Any, ...],
         acks: list[Delivery] | None = None,
         failures: list[tuple[Delivery, str, Channel]] | None = None,
         releases: list[Delivery] | None = None,
     ) -> None:
-        kind = message[0]
-        if kind == "ready":
-            worker.ready = True
+        if self.pool.on_startup_message(worker, message):
             return
-        if kind == "fatal":
-            raise RuntimeFailure(f"a worker cannot load the pipeline: {message[1]}")
+        kind = message[0]
         assert acks is not None
         assert failures is not None
         assert releases is not None
-        invocation = worker.inflight.popleft()
-        if worker.inflight:
-            worker.inflight[0].started = time.monotonic()
+        invocation = worker.finish_head()
         if kind == "skipped":
             releases.extend(invocation.deliveries)
             if invocation.waiter is not None:
@@ -551,7 +470,7 @@ class Runtime:
 
     def _fail_inflight(
         self,
-        worker: _Worker,
+        worker: Worker,
         reason: str,
         failures: list[tuple[Delivery, str, Channel]],
         releases: list[Delivery],
@@ -579,7 +498,7 @@ class Runtime:
         """The grace period is over: stop the workers still running handlers."""
         now = time.time()
         with transaction(connection):
-            for worker in self._workers:
+            for worker in self.pool.workers:
                 if not worker.inflight:
                     continue
                 worker.process.kill()
@@ -600,8 +519,8 @@ class Runtime:
 
     def _begin_stop(self) -> None:
         self._stopping_since = time.monotonic()
-        self._stop_flag.set()
-        running = sum(1 for w in self._workers if w.inflight)
+        self.pool.stopping.set()
+        running = sum(1 for w in self.pool.workers if w.inflight)
         if running:
             self.output.note(
                 f"stopping: waiting up to {self.options.grace:g}s for {running} running "
@@ -610,107 +529,13 @@ class Runtime:
         else:
             self.output.note("stopping")
 
-    def _free_slots(self) -> list[_Worker]:
-        depth = FAST_PREFETCH if self._mean_seconds < FAST_INVOCATION else PREFETCH
-        live = [w for w in self._workers if w.ready and not w.gone and w.process.is_alive()]
-        # Level by level (A, B, A, B...), so that a few messages spread over the workers
-        # and a CPU-bound handler uses every core.
-        return [w for level in range(depth) for w in live if len(w.inflight) <= level]
-
-    def _want_claims(self, connection: sqlite3.Connection) -> bool:
-        if self._stopping_since is not None or not self.channels:
-            return False
-        version = connection.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._data_version:
-            self._data_version = version
-            self._not_before.update(dict.fromkeys(self._not_before, 0.0))
-        if not self._free_slots():
-            return False
-        now = time.time()
-        return any(t <= now for t in self._not_before.values())
-
-    def _claim(
-        self, connection: sqlite3.Connection, now: float
-    ) -> list[tuple[_Worker, _Invocation]]:
-        sent: list[tuple[_Worker, _Invocation]] = []
-        slots = self._free_slots()
-        names = list(self.channels)
-        while slots:
-            progressed = False
-            for offset in range(len(names)):
-                if not slots:
-                    break
-                name = names[(self._rotation + offset) % len(names)]
-                if self._not_before[name] > now:
-                    continue
-                channel = self.channels[name]
-                if not self._batch_ready(connection, channel, now):
-                    continue
-                deliveries = messages.claim(
-                    connection,
-                    name,
-                    limit=channel.batch_size,
-                    visibility_timeout=channel.visibility_timeout,
-                    max_attempts=channel.max_attempts,
-                    now=now,
-                )
-                if len(deliveries) < channel.batch_size:
-                    upcoming = messages.next_visible(connection, name)
-                    self._not_before[name] = upcoming if upcoming is not None else math.inf
-                if not deliveries:
-                    continue
-                function = self.functions[
-                    channel.functions[self._rotation % len(channel.functions)]
-                ]
-                worker = slots.pop(0)
-                invocation = _Invocation(next(self._numbers), function, channel, deliveries)
-                worker.inflight.append(invocation)
-                sent.append((worker, invocation))
-                progressed = True
-            self._rotation += 1
-            if not progressed:
-                break
-        return sent
-
-    def _batch_ready(self, connection: sqlite3.Connection, channel: Channel, now: float) -> bool:
-        """Honour ``max_batching_window``: wait for a full batch, or the window's end."""
-        if channel.max_batching_window <= 0 or channel.batch_size <= 1:
-            return True
-        if messages.ready(connection, channel.name, now, channel.batch_size) >= channel.batch_size:
-            return True
-        oldest = messages.oldest_visible(connection, channel.name, now)
-        if oldest is None:
-            upcoming = messages.next_visible(connection, channel.name)
-            self._not_before[channel.name] = upcoming if upcoming is not None else math.inf
-            return False
-        if oldest + channel.max_batching_window <= now:
-            return True
-        self._not_before[channel.name] = oldest + channel.max_batching_window
-        return False
-
-    def _send(self, worker: _Worker, invocation: _Invocation) -> None:
-        if worker.inflight and worker.inflight[0] is invocation:
-            invocation.started = time.monotonic()  # its timeout starts now
-        if invocation.request is not None:
-            command: tuple[Any, ...] = (
-                "http",
-                invocation.number,
-                invocation.function.name,
-                invocation.request,
-            )
-        else:
-            command = ("invoke", invocation.number, invocation.function.name, invocation.deliveries)
-        # If the worker died, the next round sees it and fails the invocation.
-        with contextlib.suppress(OSError, ValueError):
-            worker.pipe.send(command)
-
     # -- http --------------------------------------------------------------------------
 
     def _submit_http(self, function: Function, request: HttpRequest) -> HttpResponse:
         """Called from the HTTP server's threads: queue the request, wait for the answer."""
         if self._stopping_since is not None:
             return json_response(503, {"error": "the runtime is stopping"})
-        waiter = _HttpWaiter()
+        waiter = HttpWaiter()
         self._http.append((function, request, waiter))
         with contextlib.suppress(BlockingIOError, OSError):
             os.write(self._wake_write, b"h")
@@ -721,22 +546,22 @@ class Runtime:
 
     def _assign_http(self) -> None:
         while self._http and self._stopping_since is None:
-            slots = self._free_slots()
+            slots = self.pool.free_slots(self._mean_seconds)
             if not slots:
                 return
             function, request, waiter = self._http.popleft()
             worker = slots[0]
-            invocation = _Invocation(
-                next(self._numbers), function, None, [], request=request, waiter=waiter
+            invocation = Invocation(
+                self.claims.next_number(), function, None, [], request=request, waiter=waiter
             )
             worker.inflight.append(invocation)
-            self._send(worker, invocation)
+            worker.send(invocation)
             self._last_work = time.monotonic()
 
     # -- idle --------------------------------------------------------------------------
 
     def _idle(self, connection: sqlite3.Connection) -> bool:
-        if any(w.inflight for w in self._workers) or self._http:
+        if any(w.inflight for w in self.pool.workers) or self._http:
             return False
         names = list(self.channels)
         if names:
@@ -748,18 +573,3 @@ class Runtime:
                 return False
         pending = connection.execute("SELECT count(*) FROM pending_writes").fetchone()[0]
         return not pending
-
-
-def _death_reason(worker: _Worker, head: _Invocation | None) -> str:
-    code = worker.process.exitcode
-    if code is not None and code < 0:
-        try:
-            how = f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            how = f"killed by signal {-code}"
-        if code == -signal.SIGKILL:
-            how += ", perhaps out of memory"
-    else:
-        how = f"exit code {code}"
-    running = f" while running {head.function.name!r}" if head is not None else ""
-    return f"WorkerDied: the worker process died ({how}){running}"
