@@ -243,7 +243,7 @@ def test_fail_on_the_last_attempt_under_a_stale_lease_dead_letters_nothing(db) -
 def test_a_message_whose_last_lease_expired_is_dead_lettered_at_the_next_claim(db) -> None:
     send(db, "x")
     for attempt in range(MAX_ATTEMPTS):
-        [delivery] = claim(db, T0 + VISIBILITY * attempt)
+        claim(db, T0 + VISIBILITY * attempt)
     fail_time = T0 + VISIBILITY * MAX_ATTEMPTS
 
     assert claim(db, fail_time) == []
@@ -471,9 +471,13 @@ def test_the_database_lives_under_the_stage_root(db, layout: StageLayout) -> Non
 
 
 def test_a_transaction_that_raises_records_nothing(db) -> None:
-    with pytest.raises(RuntimeError), transaction(db):
-        messages.enqueue(db, [(CHANNEL, body("x"))], T0)
-        raise RuntimeError("stop")
+    def enqueue_then_raise() -> None:
+        with transaction(db):
+            messages.enqueue(db, [(CHANNEL, body("x"))], T0)
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        enqueue_then_raise()
 
     assert stored(db) == 0
 

@@ -239,14 +239,15 @@ def test_a_batching_window_gathers_messages_into_one_invocation(local_run, wait_
     run = local_run(
         QUEUE_PIPELINE
         + """
-@app.on_message(jobs, batch_size=10, max_batching_window=2)
+@app.on_message(jobs, batch_size=10, max_batching_window=5)
 def gather(batch: list[Message]) -> None:
     record("gather", str(len(batch)))
 """
     ).start()
-    for number in range(3):
-        run.portway("send", "jobs", str(number))
-    wait_until(lambda: run.read("gather"), 20, "the batch")
+    (run.root / "two.jsonl").write_text("1\n2\n")
+    run.portway("send", "jobs", "--file", "two.jsonl")
+    run.portway("send", "jobs", "3")  # a second later, still inside the 5 s window
+    wait_until(lambda: run.read("gather"), 30, "the batch")
     assert run.read("gather") == ["3"]
 
 

@@ -15,10 +15,11 @@ from typing import Annotated, Any
 import typer
 
 from portway.cli.errors import fail, reports_errors
-from portway.cli.project import AppOption, StageOption, load
-from portway.errors import ConfigError, PortwayError
+from portway.cli.project import AppOption, LoadedProject, StageOption, load
+from portway.errors import ConfigError, MessageTooLarge, PortwayError
 from portway.model import Bucket, Pipeline, Queue, Topic
-from portway.payload import OutgoingMessage, outgoing
+from portway.payload import OutgoingMessage, check_sizes, outgoing
+from portway.providers import registry
 
 # Lines of a JSON-lines file sent per transaction: big enough to be fast, small enough
 # that a failure names a short range.
@@ -60,6 +61,8 @@ def send_command(
         assert file is not None
         bodies = _read_lines(file)
     encoded = [(line, outgoing(body, attributes)) for line, body in bodies]
+    if file is not None:
+        _check_lines(loaded, stage, resource, file, encoded)
     sent = 0
     with loaded.pipeline.connect(stage, config=loaded.config) as binding:
         clients = binding.clients
@@ -74,6 +77,27 @@ def send_command(
             sent += len(chunk)
     noun = "message" if sent == 1 else "messages"
     print(f"sent {sent} {noun} to {resource.kind} {resource.name}")
+
+
+def _check_lines(
+    loaded: LoadedProject,
+    stage: str | None,
+    resource: Queue | Topic,
+    file: str,
+    encoded: list[tuple[int, OutgoingMessage]],
+) -> None:
+    """Refuse the whole file, naming the line, if one message is over the stage's limit.
+
+    The data plane checks each chunk as it is sent; checked here first, a message that is
+    too large at line 600 does not leave lines 1-500 sent.
+    """
+    limit = registry().spec(loaded.config.stage(stage).provider).capabilities.max_message_bytes
+    call = f"{resource.name}.{'send' if isinstance(resource, Queue) else 'publish'}()"
+    for line, message in encoded:
+        try:
+            check_sizes([message], limit, target=f"{file}, line {line}: {call}")
+        except MessageTooLarge as error:
+            raise MessageTooLarge(f"{error}; nothing was sent") from None
 
 
 def _deliver(clients: Any, resource: Queue | Topic, batch: list[OutgoingMessage]) -> None:

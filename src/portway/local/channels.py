@@ -76,6 +76,12 @@ def channels_of(pipeline: Pipeline) -> dict[str, Channel]:
             name = queue_channel(queue)
             known = channels.get(name)
             consumers = (known.functions if known else ()) + (function.name,)
+            batch_size, window = trigger.batch_size, trigger.max_batching_window
+            if known is not None:
+                # Any consumer may get any batch of a shared queue: batches hold no more
+                # than the smallest batch_size, and wait no longer than the shortest window.
+                batch_size = min(batch_size, known.batch_size)
+                window = min(window, known.max_batching_window)
             channels[name] = Channel(
                 name,
                 "queue",
@@ -83,8 +89,8 @@ def channels_of(pipeline: Pipeline) -> dict[str, Channel]:
                 consumers,
                 queue.max_attempts,
                 queue.visibility_timeout,
-                trigger.batch_size,
-                trigger.max_batching_window,
+                batch_size,
+                window,
             )
         elif isinstance(trigger, MessageTrigger) and isinstance(trigger.source, Topic):
             name = subscription_channel(trigger.source, function)

@@ -77,8 +77,7 @@ class Buckets:
         target = root.joinpath(*key.split("/"))
         # check_key refused every spelling of '..'; this also catches a symbolic link
         # inside the bucket folder pointing out of it.
-        real_root = os.path.realpath(root)
-        if not os.path.realpath(target).startswith(real_root + os.sep):
+        if not _inside(os.path.realpath(target), os.path.realpath(root)):
             raise InvalidKey(f"bucket {bucket!r}: key {key!r} resolves outside the bucket")
         return target
 
@@ -96,11 +95,22 @@ class Buckets:
         start = root.joinpath(*folder.split("/")) if folder else root
         if folder and ".." in folder.split("/"):
             return []
+        # As in path(): a symbolic link inside the bucket folder pointing out of it holds
+        # no key (read() would refuse it), so listing does not show what lies beyond it.
+        real_root = os.path.realpath(root)
+        if not _inside(os.path.realpath(start), real_root, or_equal=True):
+            return []
         keys: list[str] = []
         for directory, _, files in os.walk(start):
             relative = os.path.relpath(directory, root)
             base = "" if relative == "." else relative.replace(os.sep, "/") + "/"
-            keys.extend(base + name for name in files if (base + name).startswith(prefix))
+            for name in files:
+                key = base + name
+                file = os.path.join(directory, name)
+                if key.startswith(prefix) and (
+                    not os.path.islink(file) or _inside(os.path.realpath(file), real_root)
+                ):
+                    keys.append(key)
         return sorted(keys)
 
     def delete(self, bucket: str, key: str) -> None:
@@ -202,6 +212,11 @@ class Buckets:
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
+
+
+def _inside(path: str, real_root: str, *, or_equal: bool = False) -> bool:
+    """True if the resolved ``path`` lies within the resolved bucket folder ``real_root``."""
+    return path.startswith(real_root + os.sep) or (or_equal and path == real_root)
 
 
 def _finish(

@@ -70,12 +70,15 @@ def build_event(function: Function, text: str | None) -> Event:
                 f"function {function.name!r} is triggered by objects created in "
                 f'{trigger.bucket.name!r}: pass --event \'{{"key": "path/file.csv"}}\''
             )
+        size = data.get("size", 0)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ConfigError(f"--event: size must be a whole number of bytes, got {size!r}")
         return ObjectEvent(
             id=identifier,
             source=source,
             bucket=trigger.bucket.name,
             key=data["key"],
-            size=int(data.get("size", 0)),
+            size=size,
             etag=str(data.get("etag", "")),
         )
     if isinstance(trigger, MessageTrigger):
@@ -88,6 +91,11 @@ def build_event(function: Function, text: str | None) -> Event:
         return Message(id=identifier, source=source, body=body, content_type=content_type)
     assert isinstance(trigger, HttpTrigger)
     spec = data if isinstance(data, dict) else {}
+    for part in ("headers", "query"):
+        if not isinstance(spec.get(part, {}), dict):
+            raise ConfigError(
+                f"--event: {part} must be a JSON object of names to values, got {spec[part]!r}"
+            )
     given = spec.get("body", "")
     text_body = given if isinstance(given, str) else json.dumps(given)
     return HttpRequest(

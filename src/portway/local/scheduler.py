@@ -90,7 +90,8 @@ class Scheduler:
             if tick is None or tick > now:
                 continue
             schedule = _schedule(function)
-            latest = latest_tick(schedule, tick - 1e-6, now) or tick
+            # The due tick itself, or a later one if the loop woke up late past it.
+            latest = latest_tick(schedule, tick, now) or tick
             _fire(connection, function, latest, now)
             fired.append(function.name)
             self.due[function.name] = next_tick(schedule, latest)
