@@ -1,10 +1,11 @@
-"""Fixtures for tests that run ``portway run`` for real, in a child process."""
+"""Fixtures of the local provider's tests: its stage database, and ``portway run`` for real."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from portway.local.database import StageLayout, connect
 
 STAGE_CONFIG = 'app = "pipeline:app"\n\n[stages.dev]\nprovider = "local"\n'
 
@@ -135,3 +138,17 @@ def local_run(tmp_path: Path) -> Iterator[Callable[[str], LocalRun]]:
                 run.process.kill()
                 run.process.wait()
     os.environ.pop("PORTWAY_STAGE", None)
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> StageLayout:
+    """A local stage's folders in a temporary directory."""
+    return StageLayout(tmp_path / "stage")
+
+
+@pytest.fixture
+def db(layout: StageLayout) -> Iterator[sqlite3.Connection]:
+    """The stage database, opened as the store opens it."""
+    connection = connect(layout)
+    yield connection
+    connection.close()

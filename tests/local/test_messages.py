@@ -11,8 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,18 +23,6 @@ CHANNEL = "queue/jobs"
 T0 = 1_800_000_000.0
 VISIBILITY = 30.0
 MAX_ATTEMPTS = 3
-
-
-@pytest.fixture
-def layout(tmp_path: Path) -> StageLayout:
-    return StageLayout(tmp_path / "stage")
-
-
-@pytest.fixture
-def db(layout: StageLayout) -> Iterator[sqlite3.Connection]:
-    connection = connect(layout)
-    yield connection
-    connection.close()
 
 
 def body(text: str) -> OutgoingMessage:

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from portway.errors import InvalidKey
 from portway.events import event_from_json
 from portway.local import messages, objects
 from portway.local.channels import object_channels
-from portway.local.database import StageLayout, connect, transaction
+from portway.local.database import StageLayout, transaction
 from portway.local.objects import CLOUDEVENT_JSON, Buckets, recover
 
 app = Pipeline("objects")
@@ -46,18 +45,6 @@ def channels_for(bucket: str, key: str) -> list[str]:
 
 def every_writer_is_gone(pid: int) -> bool:
     return False
-
-
-@pytest.fixture
-def layout(tmp_path: Path) -> StageLayout:
-    return StageLayout(tmp_path / "stage")
-
-
-@pytest.fixture
-def db(layout: StageLayout) -> Iterator[sqlite3.Connection]:
-    connection = connect(layout)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

@@ -6,15 +6,11 @@ Time is passed explicitly: every instant below is chosen, nothing sleeps.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 
 from portway import HttpRequest, Pipeline, ScheduleEvent
 from portway.events import event_from_json
-from portway.local.database import StageLayout, connect, transaction
+from portway.local.database import transaction
 from portway.local.objects import CLOUDEVENT_JSON
 from portway.local.scheduler import Scheduler, latest_tick, next_tick
 from portway.model import Function
@@ -47,13 +43,6 @@ def at(text: str) -> float:
 
 
 T0 = at("2027-01-05 10:00:00")
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    connection = connect(StageLayout(tmp_path / "stage"))
-    yield connection
-    connection.close()
 
 
 def start(db: sqlite3.Connection, now: float, functions: list[Function] | None = None) -> Scheduler:
