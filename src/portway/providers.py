@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from portway.dataplane import DataPlane
     from portway.deploy import Plan
     from portway.model import Pipeline
+    from portway.testing.harness import Harness
 
 ENTRY_POINT_GROUP = "portway"
 
@@ -117,6 +118,15 @@ class Provider:
         entry points: every cold start pays for it.
         """
         raise self._not_offered("a deployed runtime")
+
+    def conformance_harness(self) -> Harness:
+        """A new, unstarted :class:`~portway.testing.harness.Harness` for this provider.
+
+        ``portway conformance --provider NAME`` runs the suite through it. Creating it
+        must be cheap and start nothing (no emulator, no deploy): the suite calls its
+        ``start()`` when the first test needs it.
+        """
+        raise self._not_offered("a conformance harness")
 
 
 class Registry:

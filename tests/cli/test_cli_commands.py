@@ -75,7 +75,6 @@ def test_providers_table_names_each_provider() -> None:
     "command",
     [
         ["run", "--ui"],
-        ["conformance", "--provider", "local"],
     ],
     ids=lambda c: " ".join(c[:2]),
 )

@@ -10,7 +10,8 @@ import typer
 from typer._click import exceptions as click_errors
 
 from portway import __version__
-from portway.cli import deploy_commands, feed_commands, inspect_commands, pending
+from portway.cli import deploy_commands, feed_commands, inspect_commands
+from portway.cli.conformance_command import conformance_command
 from portway.cli.dlq_commands import dlq
 from portway.cli.errors import EXIT_UNAVAILABLE, fail
 from portway.cli.init_command import init_command
@@ -50,7 +51,7 @@ app.command("deploy")(deploy_commands.deploy_command)
 app.command("destroy")(deploy_commands.destroy_command)
 app.command("status")(deploy_commands.status_command)
 app.command("providers")(inspect_commands.providers_command)
-app.command("conformance")(pending.conformance_command)
+app.command("conformance")(conformance_command)
 app.command("invoke")(feed_commands.invoke_command)
 app.command("send")(feed_commands.send_command)
 app.command("put")(feed_commands.put_command)

@@ -17,6 +17,7 @@ from portway.providers import Provider
 if TYPE_CHECKING:
     from portway.config import StageConfig
     from portway.model import Pipeline
+    from portway.testing.local_harness import LocalHarness
 
 
 class LocalProvider(Provider):
@@ -33,3 +34,9 @@ class LocalProvider(Provider):
             max_message_bytes=self.capabilities.max_message_bytes,
             sync=sync_mode(dict(stage.settings)),
         )
+
+    def conformance_harness(self) -> LocalHarness:
+        """``portway run`` on a throwaway stage in a temporary folder."""
+        from portway.testing.local_harness import LocalHarness
+
+        return LocalHarness()
