@@ -31,16 +31,19 @@ def test_string_attributes_are_kept_as_a_plain_dict() -> None:
     }
 
 
-def test_ten_attributes_are_accepted() -> None:
+def test_nine_attributes_are_accepted() -> None:
     attributes = {f"a{n}": "x" for n in range(MAX_ATTRIBUTES)}
 
     assert check_attributes(attributes) == attributes
 
 
-def test_eleven_attributes_are_refused() -> None:
+def test_ten_attributes_are_refused_because_portway_keeps_one_of_sqs_ten() -> None:
     attributes = {f"a{n}": "x" for n in range(MAX_ATTRIBUTES + 1)}
 
-    with pytest.raises(ValidationError, match="at most 10 attributes, got 11; put the rest"):
+    with pytest.raises(
+        ValidationError,
+        match=r"at most 9 attributes, got 10 \(SQS allows 10 and portway keeps one\); put the",
+    ):
         check_attributes(attributes)
 
 
@@ -78,6 +81,17 @@ def test_an_attribute_name_over_256_characters_is_refused() -> None:
 def test_attribute_names_reserved_by_the_clouds_are_refused(name: str) -> None:
     with pytest.raises(ValidationError, match="reserved by the clouds"):
         check_attributes({name: "v"})
+
+
+@pytest.mark.parametrize("name", ["portway-content-type", "Portway.trace", "PORTWAY-x"])
+def test_attribute_names_reserved_for_portway_are_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="reserved for portway's own attributes"):
+        check_attributes({name: "v"})
+
+
+@pytest.mark.parametrize("name", ["portway", "portwayish", "portway_id"])
+def test_names_that_only_start_like_portway_are_accepted(name: str) -> None:
+    assert check_attributes({name: "v"}) == {name: "v"}
 
 
 def test_an_attribute_value_of_1024_bytes_is_accepted() -> None:

@@ -20,12 +20,15 @@ BINARY = "application/octet-stream"
 
 # Attribute rules every builtin provider accepts: SQS allows 10 message attributes with
 # names of letters, digits, '_', '-' and '.' (not starting with 'aws.' or 'amazon.');
-# Pub/Sub refuses keys starting with 'goog' and values over 1,024 bytes.
-MAX_ATTRIBUTES = 10
+# Pub/Sub refuses keys starting with 'goog' and values over 1,024 bytes. Of SQS's 10,
+# one is kept for portway itself: a provider may add an attribute named 'portway-...'
+# (the AWS provider carries the body's content type in 'portway-content-type').
+MAX_ATTRIBUTES = 9
 MAX_ATTRIBUTE_NAME = 256
 MAX_ATTRIBUTE_VALUE_BYTES = 1024
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_-](?:[A-Za-z0-9_-]|\.(?!\.))*(?<!\.)$")
 _RESERVED_PREFIXES = ("aws.", "amazon.", "goog")
+_PORTWAY_PREFIXES = ("portway-", "portway.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +73,8 @@ def check_attributes(attributes: Mapping[str, Any] | None) -> dict[str, str]:
         )
     if len(attributes) > MAX_ATTRIBUTES:
         raise ValidationError(
-            f"a message carries at most {MAX_ATTRIBUTES} attributes, got {len(attributes)}; "
-            f"put the rest in the body"
+            f"a message carries at most {MAX_ATTRIBUTES} attributes, got {len(attributes)} "
+            f"(SQS allows 10 and portway keeps one); put the rest in the body"
         )
     checked: dict[str, str] = {}
     for key, value in attributes.items():
@@ -95,6 +98,11 @@ def _check_attribute(key: str, value: str) -> None:
         raise ValidationError(
             f"message attribute name {key!r}: names starting with 'aws.', 'amazon.' or "
             f"'goog' are reserved by the clouds"
+        )
+    if key.lower().startswith(_PORTWAY_PREFIXES):
+        raise ValidationError(
+            f"message attribute name {key!r}: names starting with 'portway-' or 'portway.' "
+            f"are reserved for portway's own attributes"
         )
     size = len(value.encode("utf-8", errors="surrogatepass"))
     if size > MAX_ATTRIBUTE_VALUE_BYTES:
