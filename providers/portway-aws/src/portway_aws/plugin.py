@@ -17,7 +17,13 @@ CAPABILITIES = Capabilities(
     # that fits one fits the other.
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html
     # https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html
-    max_message_bytes=262_144,
+    # Both count every attribute's name, type ("String", 6 bytes) and value with the body.
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html
+    # portway keeps 64 bytes for its own portway-content-type attribute (name, type and
+    # value) and 6 for the type of each of the 9 user attributes the core allows, so a
+    # message within the declared limit always fits once sent. Binary bodies that are not
+    # UTF-8 text travel base64 (see portway_aws.message_encoding) and count 4/3.
+    max_message_bytes=262_144 - 64 - 9 * 6,
     # An SQS event source mapping takes a BatchSize above 10 only together with a
     # batching window of at least 1 s, which would delay every message; portway never
     # sets one, so 10 is the most one invocation receives.
@@ -68,6 +74,11 @@ SPEC = ProviderSpec(
     settings=(
         Setting("region", str, required=True, help="AWS region, like eu-west-1"),
         Setting("profile", str, help="named profile from ~/.aws/config (default: environment)"),
+        Setting(
+            "architecture",
+            str,
+            help='Lambda architecture: "x86_64" (default) or "arm64"',
+        ),
         Setting(
             "endpoint_url",
             str,
