@@ -49,6 +49,9 @@ class StageConfig:
     source: str = CONFIG_FILE
     root: Path | None = field(default=None, compare=False)
     """The project folder (set by :meth:`ProjectConfig.stage`); relative paths start here."""
+    app: str = field(default="", compare=False)
+    """The pipeline's ``module:attr`` (set by :meth:`ProjectConfig.stage`): what a deployed
+    function imports."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,7 @@ class ProjectConfig:
                 f"{self.source}: no stage {chosen!r} (stages: {known}); "
                 f"add a [stages.{chosen}] table or pick one of those"
             )
-        stage = replace(self.stages[chosen], root=self.root)
+        stage = replace(self.stages[chosen], root=self.root, app=self.app)
         _check_settings(stage)
         return stage
 

@@ -98,8 +98,16 @@ class Provider:
         """Carry out ``plan`` in dependency order, then record the deployment."""
         raise self._not_offered("deploy")
 
-    def plan_destroy(self, pipeline: Pipeline, stage: StageConfig) -> Plan:
-        """Return the plan that removes exactly what portway created on ``stage``."""
+    def plan_destroy(self, app: str, stage: StageConfig) -> Plan:
+        """Return the plan that removes exactly what portway created for app ``app`` on ``stage``.
+
+        Works from what the provider recorded and tagged, not from the pipeline, so it
+        removes the deployment even when the pipeline file changed or is gone.
+        """
+        raise self._not_offered("destroy")
+
+    def destroy(self, plan: Plan, app: str, stage: StageConfig) -> None:
+        """Carry out a plan made by :meth:`plan_destroy`, then forget the deployment."""
         raise self._not_offered("destroy")
 
     def status(self, pipeline: Pipeline, stage: StageConfig) -> Mapping[str, Any]:

@@ -145,6 +145,13 @@ class RecordingProvider(Provider):
     def apply(self, plan: Plan, pipeline: Pipeline, stage: StageConfig) -> None:
         RecordingProvider.applied.append(plan)
 
+    def plan_destroy(self, app: str, stage: StageConfig) -> Plan:
+        change = Change(ChangeKind.DELETE, "test:queue", f"{app}-jobs", "jobs")
+        return Plan(app, stage.name, self.name, (change,))
+
+    def destroy(self, plan: Plan, app: str, stage: StageConfig) -> None:
+        RecordingProvider.applied.append(plan)
+
 
 class RecordingPlugin:
     @hookimpl
@@ -210,3 +217,22 @@ def test_deploy_with_yes_applies_the_plan(recording_stage: Path) -> None:
     result = runner.invoke(app, ["deploy", "--stage", "test", "--yes"])
     assert result.exit_code == 0, result.output
     assert [p.changes[0].name for p in RecordingProvider.applied] == ["shop-jobs"]
+
+
+def test_destroy_works_from_the_app_name_of_the_pipeline(recording_stage: Path) -> None:
+    result = runner.invoke(app, ["destroy", "--stage", "test", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert [(p.app, p.changes[0].name) for p in RecordingProvider.applied] == [
+        ("shop", "shop-jobs")
+    ]
+
+
+def test_destroy_without_the_pipeline_needs_its_app_name(recording_stage: Path) -> None:
+    (recording_stage / "pipeline.py").write_text("raise RuntimeError('gone')\n")
+    result = runner.invoke(app, ["destroy", "--stage", "test", "--yes"])
+    assert result.exit_code == 1
+    assert "pass --app-name NAME" in result.stderr
+    assert RecordingProvider.applied == []
+    result = runner.invoke(app, ["destroy", "--stage", "test", "--yes", "--app-name", "shop"])
+    assert result.exit_code == 0, result.output
+    assert [p.app for p in RecordingProvider.applied] == ["shop"]

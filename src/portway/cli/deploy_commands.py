@@ -16,7 +16,10 @@ from rich.table import Table
 
 from portway.cli.errors import fail, reports_errors
 from portway.cli.project import AppOption, JsonOption, load
+from portway.config import ProjectConfig, load_project
 from portway.deploy import ChangeKind, Plan
+from portway.errors import PortwayError
+from portway.loading import load_pipeline
 from portway.providers import registry
 
 stdout = Console(highlight=False, soft_wrap=True)
@@ -91,19 +94,47 @@ def deploy_command(stage: StageRequired, yes: YesOption = False, app: AppOption 
     stdout.print(f"[green]deployed[/] {project.pipeline.name} to stage {selected.name}")
 
 
+AppNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--app-name",
+        help="Destroy the deployment of this app name without importing the pipeline.",
+        show_default=False,
+    ),
+]
+
+
 @reports_errors
-def destroy_command(stage: StageRequired, yes: YesOption = False, app: AppOption = None) -> None:
+def destroy_command(
+    stage: StageRequired,
+    yes: YesOption = False,
+    app: AppOption = None,
+    app_name: AppNameOption = None,
+) -> None:
     """Remove exactly what portway created on a stage, and nothing else."""
-    project = load(app)
-    selected = project.config.stage(stage)
+    config = load_project(app=app)
+    selected = config.stage(stage)
+    name = app_name or _deployed_app_name(config)
     provider = registry().provider(selected.provider)
-    plan = provider.plan_destroy(project.pipeline, selected)
+    plan = provider.plan_destroy(name, selected)
     _show(plan, False)
     if plan.is_empty:
         return
     _confirm(yes, f"destroy these resources of stage {selected.name}?")
-    provider.apply(plan, project.pipeline, selected)
-    stdout.print(f"[green]destroyed[/] {project.pipeline.name} on stage {selected.name}")
+    provider.destroy(plan, name, selected)
+    stdout.print(f"[green]destroyed[/] {name} on stage {selected.name}")
+
+
+def _deployed_app_name(config: ProjectConfig) -> str:
+    """The pipeline's name, which every deployed resource is named and tagged after."""
+    try:
+        return load_pipeline(config.app, config.root).name
+    except PortwayError as error:
+        raise fail(
+            f"cannot import the pipeline to learn its name ({error}); pass --app-name NAME "
+            f"to destroy what was deployed under that name",
+            1,
+        ) from None
 
 
 @reports_errors
