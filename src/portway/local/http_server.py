@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from portway.events import HttpRequest, HttpResponse
 from portway.local.messages import new_id
 from portway.model import Function
-from portway.model.triggers import HttpTrigger
+from portway.model.triggers import HttpTrigger, path_pattern
 
 MAX_BODY_BYTES = 6 * 1024 * 1024
 JSON_TYPE = "application/json"
@@ -44,11 +44,7 @@ def routes_of(functions: list[Function]) -> list[Route]:
         trigger = function.trigger
         if not isinstance(trigger, HttpTrigger):
             continue
-        regex = "".join(
-            f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part)
-            for part in re.split(r"(\{[^}]*\})", trigger.path.rstrip("/") or "/")
-        )
-        routes.append(Route(function, trigger.method, re.compile(regex + "/?"), trigger.path))
+        routes.append(Route(function, trigger.method, path_pattern(trigger.path), trigger.path))
     return routes
 
 

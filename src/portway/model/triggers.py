@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -91,8 +93,27 @@ class HttpTrigger:
     def route(self) -> str:
         return f"{self.method} {self.path}"
 
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters when ``path`` (percent-decoded) is this route's, else ``None``."""
+        found = path_pattern(self.path).fullmatch(path)
+        return None if found is None else found.groupdict()
+
     def describe(self) -> str:
         return f"{self.route} ({'public' if self.public else 'authenticated'})"
 
 
 Trigger = ScheduleTrigger | ObjectCreatedTrigger | MessageTrigger | HttpTrigger
+
+
+@functools.lru_cache(maxsize=256)
+def path_pattern(path: str) -> re.Pattern[str]:
+    """The pattern of a route path, shared by every provider's HTTP shim.
+
+    Each ``{name}`` segment captures one path segment (no ``/``) as parameter ``name``;
+    the rest matches literally, and a trailing ``/`` is optional.
+    """
+    regex = "".join(
+        f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part)
+        for part in re.split(r"(\{[^}]*\})", path.rstrip("/") or "/")
+    )
+    return re.compile(regex + "/?")
