@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -399,3 +400,51 @@ def test_clients_are_created_once_and_shared(stage: Stage) -> None:
 
     assert other._client("s3") is stage.plane._client("s3")
     assert shared_client("s3", region=None, endpoint_url=None, profile=None) is other._client("s3")
+
+
+# -- app.connect -----------------------------------------------------------------------------------
+
+
+def test_connect_reaches_the_resources_by_the_names_deploy_gives_them(moto: str) -> None:
+    from portway_aws.naming import Names
+
+    from portway.config import StageConfig
+    from portway.providers import registry, reset_registry
+
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    names = Names("orders", "test", account, "eu-west-1")
+    boto3.client("s3").create_bucket(
+        Bucket=names.bucket("lake"), CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    queue_url = boto3.client("sqs").create_queue(QueueName=names.queue("jobs"))["QueueUrl"]
+    stage = StageConfig("test", "aws", {"region": "eu-west-1", "endpoint_url": moto})
+    reset_registry()
+    try:
+        plane = registry().provider("aws").connect(app, stage)
+    finally:
+        reset_registry()
+
+    with bind(plane):
+        lake.write("a.csv", b"x")
+        jobs.send("hello")
+
+    assert (
+        boto3.client("s3").get_object(Bucket=names.bucket("lake"), Key="a.csv")["Body"].read()
+        == b"x"
+    )
+    [message] = boto3.client("sqs").receive_message(QueueUrl=queue_url)["Messages"]
+    assert message["Body"] == "hello"
+
+
+def test_the_runtime_entry_is_the_lambda_handler_shim() -> None:
+    from portway.providers import registry, reset_registry
+
+    reset_registry()
+    try:
+        entry = registry().provider("aws").runtime_entry()
+    finally:
+        reset_registry()
+
+    module, _, attribute = entry.partition(":")
+    assert entry == "portway_aws.handler:handler"
+    assert callable(getattr(importlib.import_module(module), attribute))
