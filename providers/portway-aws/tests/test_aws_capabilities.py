@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from portway import Pipeline
 from portway.capabilities import ALL_FEATURES
 from portway.config import StageConfig, load_project
-from portway.errors import NotSupported
+from portway.errors import DeployError
 from portway.providers import registry, reset_registry
 from portway.testing import ProviderPackageChecks
 
@@ -70,11 +71,20 @@ def test_a_stage_with_the_aws_settings_passes_the_config_check(tmp_path: Path) -
     }
 
 
-def test_plan_is_refused_with_a_message_naming_aws() -> None:
+def test_plan_against_an_unreachable_endpoint_says_what_to_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    stage = StageConfig(
+        "prod", "aws", {"region": "eu-west-1", "endpoint_url": f"http://127.0.0.1:{port}"}
+    )
     provider = registry().provider("aws")
-
-    with pytest.raises(NotSupported, match="provider 'aws' does not offer plan/deploy"):
-        provider.plan(Pipeline("orders"), STAGE)
+    with pytest.raises(DeployError, match="cannot reach AWS in eu-west-1"):
+        provider.plan(Pipeline("orders"), stage)
 
 
 class TestAwsPackage(ProviderPackageChecks):

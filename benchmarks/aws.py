@@ -1,0 +1,255 @@
+"""AWS provider figures, against a moto server started for the run.
+
+* data plane: portway's ``bucket.write`` / ``queue.send`` / ``topic.publish`` against the
+  raw boto3 call doing the same job (``put_object``, ``send_message``, ``publish``) on the
+  same server, interleaved, median per call; the ratio is portway / raw (target <= 1.05);
+* ``import portway_aws.handler`` in a fresh interpreter against a bare one (target <= 1.5x);
+* plan read calls for generated pipelines of 10 and 100 functions after they were
+  deployed (reads must grow with kinds, not counts), and the mutating calls of a no-op
+  redeploy (must be 0).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REGION = "eu-west-1"
+READ_ONLY = re.compile(r"\.(Get|List|Describe|Head)[A-Za-z]*$")
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    executable = Path(sys.executable).parent / "moto_server"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [str(executable), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+        }
+    )
+    try:
+        yield endpoint
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _median_ms(call: Callable[[], Any], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def data_plane(calls: int) -> dict[str, Any]:
+    import boto3
+    from portway_aws.dataplane import AwsDataPlane, shared_client
+    from portway_aws.runtime_config import ResourceMap
+
+    from portway import Pipeline
+    from portway.dataplane import bind
+
+    s3, sqs, sns = (
+        shared_client(s, region=REGION, endpoint_url=None, profile=None)
+        for s in ("s3", "sqs", "sns")
+    )
+    location = {"LocationConstraint": REGION}
+    s3.create_bucket(Bucket="bench-bucket", CreateBucketConfiguration=location)
+    queue_url = sqs.create_queue(QueueName="bench-queue")["QueueUrl"]
+    topic_arn = sns.create_topic(Name="bench-topic")["TopicArn"]
+    app = Pipeline("bench")
+    bucket, queue, topic = app.bucket("data"), app.queue("jobs"), app.topic("news")
+    resources = ResourceMap(
+        buckets={"data": "bench-bucket"}, queues={"jobs": queue_url}, topics={"news": topic_arn}
+    )
+    clients = AwsDataPlane(resources, region=REGION)
+    assert boto3  # the raw calls use the very clients portway shares
+    body = b'{"key": "landing/2026/11/29/orders.csv", "rows": 1234}'
+    pairs = {
+        "bucket_write": (
+            lambda: bucket.write("bench/object.json", body),
+            lambda: s3.put_object(
+                Bucket="bench-bucket",
+                Key="bench/object.json",
+                Body=body,
+                ContentType="application/octet-stream",
+            ),
+        ),
+        "queue_send": (
+            lambda: queue.send(body),
+            lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=body.decode()),
+        ),
+        "topic_publish": (
+            lambda: topic.publish(body),
+            lambda: sns.publish(TopicArn=topic_arn, Message=body.decode()),
+        ),
+    }
+    figures: dict[str, Any] = {"calls": calls}
+    with bind(clients):
+        for name, (portway_call, raw_call) in pairs.items():
+            portway_call(), raw_call()  # warm both paths
+            ours, raw = [], []
+            for _ in range(calls):  # interleaved, so machine load hits both alike
+                ours.append(_median_ms(portway_call, 1))
+                raw.append(_median_ms(raw_call, 1))
+            ours_ms, raw_ms = statistics.median(ours), statistics.median(raw)
+            figures[f"{name}_portway_ms"] = round(ours_ms, 3)
+            figures[f"{name}_raw_ms"] = round(raw_ms, 3)
+            figures[f"ratio_{name}"] = round(ours_ms / raw_ms, 3)
+    return figures
+
+
+def handler_import(runs: int) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="portway-bench-pyc-")
+
+    def wall(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        return time.perf_counter() - start
+
+    wall("import portway_aws.handler")  # compile once into the private cache
+    bare, shim = [], []
+    for _ in range(runs):
+        bare.append(wall("pass"))
+        shim.append(wall("import portway_aws.handler"))
+    bare_ms, shim_ms = statistics.median(bare) * 1000, statistics.median(shim) * 1000
+    return {
+        "runs": runs,
+        "bare_interpreter_ms": round(bare_ms, 1),
+        "import_handler_ms": round(shim_ms, 1),
+        "ratio_handler_to_bare": round(shim_ms / bare_ms, 2),
+    }
+
+
+def _generated_project(root: Path, functions: int, endpoint: str) -> Path:
+    lines = [
+        "from portway import Message, Pipeline",
+        'app = Pipeline("bench-plan")',
+        'lake = app.bucket("lake")',
+    ]
+    for number in range(functions):
+        lines += [
+            f'q{number} = app.queue("queue-{number:03d}")',
+            f"@app.on_message(q{number}, uses=[lake.write()])",
+            f"def work_{number:03d}(msg: Message) -> None: ...",
+        ]
+    root.mkdir(parents=True)
+    (root / "pipeline.py").write_text("\n".join(lines) + "\n")
+    (root / "portway.toml").write_text(
+        textwrap.dedent(
+            f"""
+            app = "pipeline:app"
+            [stages.bench]
+            provider = "aws"
+            region = "{REGION}"
+            endpoint_url = "{endpoint}"
+            """
+        )
+    )
+    return root
+
+
+def plan_calls(endpoint: str, sizes: tuple[int, ...]) -> dict[str, Any]:
+    from portway_aws.deploy.deployment import Deployment
+    from portway_aws.session import AwsClients
+
+    from portway.config import StageConfig, load_project
+    from portway.loading import load_pipeline
+    from portway.model import Pipeline
+
+    figures: dict[str, Any] = {}
+    workspace = Path(tempfile.mkdtemp(prefix="portway-bench-plan-"))
+    try:
+        for size in sizes:
+            for name in [m for m in sys.modules if m == "pipeline"]:
+                del sys.modules[name]
+            urllib.request.urlopen(
+                urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+            ).close()
+            root = _generated_project(workspace / f"p{size}", size, endpoint)
+            config = load_project(root)
+            stage = config.stage("bench")
+            pipeline = load_pipeline(config.app, config.root)
+
+            def deployment(stage: StageConfig = stage, pipeline: Pipeline = pipeline) -> Deployment:
+                clients = AwsClients.for_stage(stage)
+                return Deployment(pipeline.name, stage, pipeline, clients, lambda _: None)
+
+            first = deployment()
+            start = time.perf_counter()
+            first.apply(first.plan())
+            deploy_s = time.perf_counter() - start
+            second = deployment()
+            start = time.perf_counter()
+            plan = second.plan()
+            plan_s = time.perf_counter() - start
+            if not plan.is_empty:
+                second.apply(plan)
+            reads = [c for c in second.aws.calls if READ_ONLY.search(c)]
+            figures[f"functions_{size}"] = {
+                "resources": len(first.desired),
+                "first_deploy_s": round(deploy_s, 2),
+                "plan_read_calls": len(reads),
+                "plan_s": round(plan_s, 3),
+                "noop_redeploy_changes": len(plan.changes),
+                "noop_redeploy_mutating_calls": len(second.aws.calls) - len(reads),
+            }
+            sys.path.remove(str(root)) if str(root) in sys.path else None
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    return figures
+
+
+def aws_figures(*, calls: int = 200, import_runs: int = 20) -> dict[str, Any]:
+    with moto_server() as endpoint:
+        return {
+            "data_plane": data_plane(calls),
+            "handler_import": handler_import(import_runs),
+            "plan": plan_calls(endpoint, (10, 100)),
+        }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(aws_figures(), indent=2))
