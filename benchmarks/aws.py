@@ -240,12 +240,14 @@ def plan_calls(endpoint: str, sizes: tuple[int, ...]) -> dict[str, Any]:
     return figures
 
 
-def aws_figures(*, calls: int = 200, import_runs: int = 20) -> dict[str, Any]:
+def aws_figures(
+    *, calls: int = 200, import_runs: int = 20, plan_sizes: tuple[int, ...] = (10, 100)
+) -> dict[str, Any]:
     with moto_server() as endpoint:
         return {
             "data_plane": data_plane(calls),
             "handler_import": handler_import(import_runs),
-            "plan": plan_calls(endpoint, (10, 100)),
+            "plan": plan_calls(endpoint, plan_sizes),
         }
 
 

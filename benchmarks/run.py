@@ -16,7 +16,13 @@ Figures:
   loop, batch 1 and 10, and object-write -> handler-start latency (see
   ``benchmarks/local_runtime.py``).
 
-Usage: ``python benchmarks/run.py [--json] [--runs N] [--messages N] [--objects N]``.
+* ``aws``: on a moto server started for the run, the AWS data plane against raw boto3
+  calls, the handler shim's import against a bare interpreter, and the read calls of a
+  plan and the mutating calls of a no-op redeploy for 10 and 100 functions (see
+  ``benchmarks/aws.py``).
+
+Usage: ``python benchmarks/run.py [--json] [--runs N] [--messages N] [--objects N]
+[--aws-calls N] [--plan-sizes 10,100]``.
 """
 
 from __future__ import annotations
@@ -99,14 +105,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="interpreter starts per figure")
     parser.add_argument("--messages", type=int, default=5000, help="messages per throughput run")
     parser.add_argument("--objects", type=int, default=200, help="object writes for latency")
+    parser.add_argument("--aws-calls", type=int, default=200, help="data-plane calls per figure")
+    parser.add_argument(
+        "--plan-sizes", default="10,100", help="pipeline sizes (functions) for plan read calls"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from aws import aws_figures
     from local_runtime import local_runtime
 
+    sizes = tuple(int(size) for size in args.plan_sizes.split(","))
     results = {
         "python": sys.version.split()[0],
         "import": import_cost(args.runs),
         "local_runtime": local_runtime(args.messages, args.objects),
+        "aws": aws_figures(calls=args.aws_calls, import_runs=args.runs, plan_sizes=sizes),
     }
     if args.json:
         print(json.dumps(results, indent=2))

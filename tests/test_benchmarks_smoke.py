@@ -22,6 +22,10 @@ def test_benchmark_prints_its_ratios_as_json() -> None:
             "200",
             "--objects",
             "10",
+            "--aws-calls",
+            "3",
+            "--plan-sizes",
+            "2,3",
         ],
         check=True,
         capture_output=True,
@@ -37,3 +41,8 @@ def test_benchmark_prints_its_ratios_as_json() -> None:
     assert local["ratio_batch10"] > 0
     assert local["object_events"] == 10
     assert 0 < local["object_write_to_handler_p50_ms"] <= local["object_write_to_handler_p99_ms"]
+    aws = results["aws"]
+    assert aws["data_plane"]["ratio_queue_send"] > 0
+    assert aws["handler_import"]["ratio_handler_to_bare"] > 0
+    assert aws["plan"]["functions_3"]["noop_redeploy_mutating_calls"] == 0
+    assert aws["plan"]["functions_3"]["plan_read_calls"] > 0
