@@ -40,7 +40,7 @@ from portway.invocation import deliver_messages, describe
 from portway.loading import load_pipeline
 from portway.model import Function
 from portway.model.triggers import HttpTrigger, MessageTrigger, ObjectCreatedTrigger
-from portway_aws import native_events
+from portway_aws import native_events, runtime_config
 from portway_aws.dataplane import AwsDataPlane
 from portway_aws.native_events import MalformedEvent, MalformedRecord
 from portway_aws.runtime_config import RuntimeConfig
@@ -63,7 +63,7 @@ _runtime: _Runtime | None = None
 def _load() -> _Runtime:
     global _runtime
     if _runtime is None:
-        config = RuntimeConfig.from_environment()
+        config = runtime_config.current()
         root = Path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
         pipeline = load_pipeline(config.app, root)
         try:
@@ -84,6 +84,7 @@ def reset() -> None:
     """
     global _runtime
     _runtime = None
+    runtime_config.current.cache_clear()
 
 
 def handler(event: Any, context: Any = None) -> Any:
