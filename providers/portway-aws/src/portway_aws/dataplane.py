@@ -208,6 +208,14 @@ class AwsDataPlane:
         target = CallTarget("queue", queue.name, url, call, "sqs:SendMessage")
         wire = _encode_all(messages, call)
         client = self._client("sqs")
+        if len(wire) == 1:  # one message: the plain call, no batch envelope to build and parse
+            with self._translated(target):
+                response = client.send_message(
+                    QueueUrl=url,
+                    MessageBody=wire[0].body,
+                    MessageAttributes=_string_attributes(wire[0]),
+                )
+            return [str(response["MessageId"])]
         ids: list[str] = []
         for batch in _batches(wire):
             entries = [
@@ -229,6 +237,14 @@ class AwsDataPlane:
         target = CallTarget("topic", topic.name, arn, call, "sns:Publish")
         wire = _encode_all(messages, call)
         client = self._client("sns")
+        if len(wire) == 1:  # one message: the plain call, no batch envelope to build and parse
+            with self._translated(target):
+                response = client.publish(
+                    TopicArn=arn,
+                    Message=wire[0].body,
+                    MessageAttributes=_string_attributes(wire[0]),
+                )
+            return [str(response["MessageId"])]
         ids: list[str] = []
         for batch in _batches(wire):
             entries = [
