@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from portway.dataplane import DataPlane
     from portway.deploy import Plan
     from portway.model import Pipeline
+    from portway.testing.harness import Harness
     from portway_aws.deploy.deployment import Deployment
 
 
@@ -110,6 +111,12 @@ class AwsProvider(Provider):
         spells the same thing ``portway_aws.handler.handler``.
         """
         return "portway_aws.handler:handler"
+
+    def conformance_harness(self) -> Harness:
+        """Deploys on moto and plays Lambda and Scheduler (see :mod:`portway_aws.testing`)."""
+        from portway_aws.testing.harness import AwsMotoHarness
+
+        return AwsMotoHarness()
 
     def _check_plan(self, plan: Plan, app: str, stage: StageConfig) -> None:
         if plan.provider != self.name or plan.app != app or plan.stage != stage.name:
