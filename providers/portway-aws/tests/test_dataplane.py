@@ -17,7 +17,10 @@ from portway_aws.dataplane import (
     batch_message_ids,
     shared_client,
 )
-from portway_aws.message_encoding import CONTENT_TYPE_ATTRIBUTE, MAX_MESSAGE_BYTES
+from portway_aws.message_encoding import (
+    CONTENT_TYPE_ATTRIBUTE,
+    DECLARED_MAX_MESSAGE_BYTES,
+)
 from portway_aws.runtime_config import ResourceMap
 
 from portway import Pipeline
@@ -243,33 +246,46 @@ def _text_of_size(total: int) -> str:
     return "x" * (total - overhead)
 
 
-def test_a_message_exactly_at_the_sqs_limit_is_sent(stage: Stage) -> None:
-    jobs.send(_text_of_size(MAX_MESSAGE_BYTES))
+def test_a_message_exactly_at_the_declared_limit_is_sent_and_fits_sqs(stage: Stage) -> None:
+    body = "x" * DECLARED_MAX_MESSAGE_BYTES
+    jobs.send(body)
 
     [message] = stage.receive()
-    assert len(message["Body"]) == MAX_MESSAGE_BYTES - 51
+    assert message["Body"] == body
 
 
-def test_a_message_one_byte_over_the_sqs_limit_is_refused_and_nothing_is_sent(
+def test_a_message_one_byte_over_the_declared_limit_is_refused_and_nothing_is_sent(
     stage: Stage,
 ) -> None:
-    body = _text_of_size(MAX_MESSAGE_BYTES + 1)
+    body = "x" * (DECLARED_MAX_MESSAGE_BYTES + 1)
 
     with pytest.raises(MessageTooLarge) as caught:
         jobs.send_batch(["small", body])
 
     assert str(caught.value).startswith(
-        "jobs.send(): the message 2 of 2 is 262,145 bytes as SQS and SNS count it (body, "
-        "attribute names, types and values), more than the 262,144 they accept"
+        f"jobs.send(): the message 2 of 2 is {DECLARED_MAX_MESSAGE_BYTES + 1:,} bytes (body "
+        f"and attributes), more than the {DECLARED_MAX_MESSAGE_BYTES:,} this stage's provider "
+        f"accepts"
     )
     assert stage.receive() == []
 
 
-def test_attribute_names_types_and_values_count_toward_the_limit(stage: Stage) -> None:
-    body = _text_of_size(MAX_MESSAGE_BYTES)[: -len("ab") - len("String") - len("c")]
+def test_attribute_names_and_values_count_toward_the_limit(stage: Stage) -> None:
+    body = "x" * (DECLARED_MAX_MESSAGE_BYTES - len("ab") - len("c"))
     jobs.send(body, attributes={"ab": "c"})
-    with pytest.raises(MessageTooLarge, match="262,145 bytes"):
+    with pytest.raises(MessageTooLarge, match=f"{DECLARED_MAX_MESSAGE_BYTES + 1:,} bytes"):
         jobs.send(body, attributes={"ab": "cd"})
+
+
+def test_nine_attributes_at_the_declared_limit_still_fit_sqs(stage: Stage) -> None:
+    # The data plane checks the encoded size against SQS's 262,144 bytes after the
+    # declared limit: with every attribute the core allows, the first check is the binding one.
+    attributes = {f"a{n}": "v" for n in range(9)}
+    room = DECLARED_MAX_MESSAGE_BYTES - sum(len(k) + len(v) for k, v in attributes.items())
+    jobs.send("x" * room, attributes=attributes)
+
+    [message] = stage.receive()
+    assert len(message["Body"]) == room
 
 
 def test_a_binary_body_is_measured_once_base64_encoded(stage: Stage) -> None:

@@ -30,9 +30,13 @@ from portway.errors import (
 )
 from portway.keys import check_key
 from portway.model import Bucket, Queue, Topic
-from portway.payload import OutgoingMessage
+from portway.payload import OutgoingMessage, check_sizes
 from portway_aws import message_encoding
-from portway_aws.message_encoding import MAX_MESSAGE_BYTES, WireMessage
+from portway_aws.message_encoding import (
+    DECLARED_MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_BYTES,
+    WireMessage,
+)
 from portway_aws.runtime_config import ResourceMap
 
 # SendMessageBatch and PublishBatch take at most 10 entries, and at most 256 KiB in all.
@@ -317,7 +321,13 @@ class AwsDataPlane:
 
 
 def _encode_all(messages: Sequence[OutgoingMessage], call: str) -> list[WireMessage]:
-    """Encode each message; :class:`MessageTooLarge` if one exceeds what SQS/SNS accept."""
+    """Encode each message; :class:`MessageTooLarge` if one exceeds what SQS/SNS accept.
+
+    First against the declared limit (as portway counts a message, the same rule on every
+    provider), then once encoded against what SQS and SNS really accept (a base64 body
+    counts four bytes for every three).
+    """
+    check_sizes(messages, DECLARED_MAX_MESSAGE_BYTES, target=call)
     wire = []
     for index, message in enumerate(messages):
         for name, value in message.attributes.items():

@@ -35,6 +35,12 @@ STRING = "String"
 # moto accepts up to 1 MiB, so portway checks this itself.
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html
 MAX_MESSAGE_BYTES = 262_144
+# What the provider declares (its capability, counted as portway counts a message: body,
+# attribute names and values): 64 bytes stay for portway-content-type (name, type and
+# value) and 6 for the type of each of the 9 attributes the core allows, so a message
+# within it always fits once sent. send() and publish() refuse what exceeds it, as the
+# local provider refuses what exceeds its own, so the limit means the same everywhere.
+DECLARED_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES - 64 - 9 * 6
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

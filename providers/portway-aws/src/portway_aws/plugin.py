@@ -10,6 +10,7 @@ from __future__ import annotations
 from portway.capabilities import ALL_FEATURES, Capabilities
 from portway.hookspec import hookimpl
 from portway.providers import ProviderSpec, Setting
+from portway_aws.message_encoding import DECLARED_MAX_MESSAGE_BYTES
 
 CAPABILITIES = Capabilities(
     # SQS and SNS both accept 262,144 bytes (256 KiB) by default; each can be raised to
@@ -23,7 +24,7 @@ CAPABILITIES = Capabilities(
     # value) and 6 for the type of each of the 9 user attributes the core allows, so a
     # message within the declared limit always fits once sent. Binary bodies that are not
     # UTF-8 text travel base64 (see portway_aws.message_encoding) and count 4/3.
-    max_message_bytes=262_144 - 64 - 9 * 6,
+    max_message_bytes=DECLARED_MAX_MESSAGE_BYTES,
     # An SQS event source mapping takes a BatchSize above 10 only together with a
     # batching window of at least 1 s, which would delay every message; portway never
     # sets one, so 10 is the most one invocation receives.
