@@ -209,7 +209,8 @@ def test_an_object_trigger_is_a_bucket_notification_into_its_own_queue(example: 
                 "prefix": "",
                 "suffix": ".csv",
             }
-        ]
+        ],
+        "topic_notifications": [],
     }
     assert landing.depends_on == ((Kind.SQS_QUEUE, f"{PREFIX}-enqueue--in"),)
     assert policy["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
@@ -218,7 +219,10 @@ def test_an_object_trigger_is_a_bucket_notification_into_its_own_queue(example: 
         "StringEquals": {"aws:SourceAccount": "123456789012"},
     }
     assert queue.spec["subscription"] is None
-    assert find(resources, Kind.S3_BUCKET, f"{PREFIX}-lake-8365695b").spec == {"notifications": []}
+    assert find(resources, Kind.S3_BUCKET, f"{PREFIX}-lake-8365695b").spec == {
+        "notifications": [],
+        "topic_notifications": [],
+    }
 
 
 def _arrived(event: ObjectEvent) -> None: ...
@@ -510,17 +514,52 @@ def test_both_day_fields_restricted_is_refused_naming_the_function() -> None:
     assert "function 'first'" in _refusal(app)
 
 
-def test_overlapping_object_triggers_on_one_bucket_are_refused() -> None:
+def test_overlapping_object_triggers_fan_out_through_one_topic_of_the_bucket() -> None:
     app = Pipeline("shop")
     inbox = app.bucket("inbox")
     app.on_object_created(inbox, prefix="in/", name="every")(_arrived)
     app.on_object_created(inbox, prefix="in/csv/", suffix=".csv", name="csv")(_arrived)
 
-    message = _refusal(app)
+    resources = desired(app)
+    names = NAMES_OF_SHOP
+    topic = find(resources, Kind.SNS_TOPIC, names.bucket_topic("inbox"))
+    bucket = find(resources, Kind.S3_BUCKET, names.bucket("inbox"))
 
-    assert "functions 'every' and 'csv'" in message
-    assert "bucket 'inbox'" in message
-    assert "prefixes or suffixes that cannot overlap" in message
+    # S3 refuses overlapping notifications: one unfiltered notification into a topic...
+    assert bucket.spec == {
+        "notifications": [],
+        "topic_notifications": [
+            {"id": "portway-objects", "topic_arn": names.bucket_topic_arn("inbox")}
+        ],
+    }
+    assert (Kind.SNS_TOPIC, names.bucket_topic("inbox")) in bucket.depends_on
+    assert topic.spec == {
+        "policy": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "BucketNotifications",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": ["sns:Publish"],
+                    "Resource": names.bucket_topic_arn("inbox"),
+                    "Condition": {
+                        "ArnEquals": {"aws:SourceArn": names.bucket_arn("inbox")},
+                        "StringEquals": {"aws:SourceAccount": names.account},
+                    },
+                }
+            ],
+        }
+    }
+    # ...and each trigger's own queue subscribes to it (the shim applies the filters).
+    for function in ("every", "csv"):
+        queue = find(resources, Kind.SQS_QUEUE, names.trigger_queue(function))
+        assert queue.spec["subscription"] == {
+            "topic_arn": names.bucket_topic_arn("inbox"),
+            "raw": True,
+        }
+        policy = json.loads(queue.spec["attributes"]["Policy"])
+        assert policy["Statement"][0]["Principal"] == {"Service": "sns.amazonaws.com"}
 
 
 def test_object_triggers_with_disjoint_filters_share_a_bucket() -> None:

@@ -147,6 +147,13 @@ class Names:
     def topic_arn(self, name: str) -> str:
         return f"arn:{self.partition}:sns:{self.region}:{self.account}:{self.topic(name)}"
 
+    def bucket_topic(self, bucket: str) -> str:
+        """The topic fanning a bucket's object events out, when its triggers' filters overlap."""
+        return fit(f"{self.prefix}-{bucket}--objects", SNS_TOPIC_LIMIT)
+
+    def bucket_topic_arn(self, bucket: str) -> str:
+        return f"arn:{self.partition}:sns:{self.region}:{self.account}:{self.bucket_topic(bucket)}"
+
     # -- Lambda, IAM, logs -----------------------------------------------------------------
 
     def function(self, function: str) -> str:

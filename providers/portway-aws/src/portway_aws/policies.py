@@ -137,18 +137,27 @@ def queue_policy_for_bucket(queue_arn: str, bucket_arn: str, account: str) -> Do
     name in another account must not reach the queue.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html
     """
-    statement = {
+    return _policy([_from_bucket("sqs:SendMessage", queue_arn, bucket_arn, account)])
+
+
+def topic_policy_for_bucket(topic_arn: str, bucket_arn: str, account: str) -> Document:
+    """Let S3 publish ``bucket_arn``'s notifications to the topic (the fan-out of a bucket
+    whose object triggers overlap), and nobody else."""
+    return _policy([_from_bucket("sns:Publish", topic_arn, bucket_arn, account)])
+
+
+def _from_bucket(action: str, resource: str, bucket_arn: str, account: str) -> dict[str, Any]:
+    return {
         "Sid": "BucketNotifications",
         "Effect": "Allow",
         "Principal": {"Service": "s3.amazonaws.com"},
-        "Action": ["sqs:SendMessage"],
-        "Resource": queue_arn,
+        "Action": [action],
+        "Resource": resource,
         "Condition": {
             "ArnEquals": {"aws:SourceArn": bucket_arn},
             "StringEquals": {"aws:SourceAccount": account},
         },
     }
-    return _policy([statement])
 
 
 def queue_policy_for_topic(queue_arn: str, topic_arn: str) -> Document:

@@ -108,7 +108,8 @@ def desired_resources(
     """
     _check_deployable(pipeline)
     expressions = pipeline_schedules(pipeline)
-    resources: list[AwsResource] = []
+    fanned_out = overlapping_buckets(pipeline)
+    resources: list[AwsResource] = [_bucket_topic(b, names) for b in sorted(fanned_out)]
     notifications: dict[str, list[dict[str, str]]] = {}
     for resource in pipeline.resources.values():
         if isinstance(resource, Queue):
@@ -124,13 +125,16 @@ def desired_resources(
             )
     scheduled = [f for f in pipeline.functions.values() if f.name in expressions]
     for function in pipeline.functions.values():
-        resources.extend(_trigger_queue(function, names, notifications))
+        resources.extend(_trigger_queue(function, names, notifications, fanned_out))
         resources.extend(
             _function(function, names, app, code_sha256, runtime, architecture, expressions)
         )
     for resource in pipeline.resources.values():
         if isinstance(resource, Bucket):
-            resources.append(_bucket(resource, names, notifications.get(resource.name, [])))
+            fan_out = resource.name in fanned_out
+            resources.append(
+                _bucket(resource, names, notifications.get(resource.name, []), fan_out)
+            )
     if scheduled:
         resources.extend(_scheduler(scheduled, names))
     return tuple(sorted(resources, key=lambda r: (r.kind.rank, r.name)))
@@ -206,9 +210,16 @@ def trigger_visibility_timeout(function: Function) -> int:
 
 
 def _trigger_queue(
-    function: Function, names: Names, notifications: dict[str, list[dict[str, str]]]
+    function: Function,
+    names: Names,
+    notifications: dict[str, list[dict[str, str]]],
+    fanned_out: set[str],
 ) -> list[AwsResource]:
-    """The queue (+ DLQ) of a topic subscriber or an object trigger; none otherwise."""
+    """The queue (+ DLQ) of a topic subscriber or an object trigger; none otherwise.
+
+    An object trigger on a bucket in ``fanned_out`` subscribes to the bucket's topic
+    instead of receiving its own S3 notification (the shim applies its filters).
+    """
     trigger = function.trigger
     physical = names.trigger_queue(function.name)
     queue_arn = names.queue_arn(physical)
@@ -228,6 +239,18 @@ def _trigger_queue(
             policy=policies.queue_policy_for_topic(queue_arn, topic_arn),
             subscription={"topic_arn": topic_arn, "raw": True},
             depends_on=((Kind.SNS_TOPIC, names.topic(trigger.source.name)),),
+            **settings,
+        )
+    if isinstance(trigger, ObjectCreatedTrigger) and trigger.bucket.name in fanned_out:
+        topic_arn = names.bucket_topic_arn(trigger.bucket.name)
+        return _queue_pair(
+            names,
+            physical,
+            names.trigger_dead_letter_queue(function.name),
+            neutral,
+            policy=policies.queue_policy_for_topic(queue_arn, topic_arn),
+            subscription={"topic_arn": topic_arn, "raw": True},
+            depends_on=((Kind.SNS_TOPIC, names.bucket_topic(trigger.bucket.name)),),
             **settings,
         )
     if isinstance(trigger, ObjectCreatedTrigger):
@@ -256,17 +279,40 @@ def _trigger_queue(
 # -- buckets, functions, the scheduler ------------------------------------------------------
 
 
-def _bucket(bucket: Bucket, names: Names, notifications: list[dict[str, str]]) -> AwsResource:
+def _bucket(
+    bucket: Bucket, names: Names, notifications: list[dict[str, str]], fan_out: bool
+) -> AwsResource:
     ordered = sorted(notifications, key=lambda n: n["id"])
     queues = {n["queue_arn"].rsplit(":", 1)[1] for n in ordered}
+    # S3 checks it may send to a queue or topic when the notification is set.
+    depends_on = [(Kind.SQS_QUEUE, q) for q in sorted(queues)]
+    topics = []
+    if fan_out:
+        topics = [{"id": "portway-objects", "topic_arn": names.bucket_topic_arn(bucket.name)}]
+        depends_on.append((Kind.SNS_TOPIC, names.bucket_topic(bucket.name)))
     return AwsResource(
         Kind.S3_BUCKET,
         names.bucket(bucket.name),
         names.bucket_arn(bucket.name),
         f"bucket {bucket.name}",
-        {"notifications": ordered},
-        # S3 checks it may send to a queue when the notification is set.
-        depends_on=tuple((Kind.SQS_QUEUE, q) for q in sorted(queues)),
+        {"notifications": ordered, "topic_notifications": topics},
+        depends_on=tuple(depends_on),
+    )
+
+
+def _bucket_topic(bucket: str, names: Names) -> AwsResource:
+    """The SNS topic a bucket's object events fan out through (see :func:`overlapping_buckets`)."""
+    topic_arn = names.bucket_topic_arn(bucket)
+    return AwsResource(
+        Kind.SNS_TOPIC,
+        names.bucket_topic(bucket),
+        topic_arn,
+        f"object events of bucket {bucket}",
+        {
+            "policy": policies.topic_policy_for_bucket(
+                topic_arn, names.bucket_arn(bucket), names.account
+            )
+        },
     )
 
 
@@ -444,7 +490,7 @@ def _scheduler(scheduled: list[Function], names: Names) -> list[AwsResource]:
 
 def _check_deployable(pipeline: Pipeline) -> None:
     """Refuse what AWS would refuse: the builtin validation errors for ``aws`` (timeouts,
-    ranges, visibility covering timeouts...) and overlapping bucket notifications."""
+    ranges, visibility covering timeouts...)."""
     errors = [
         f"{finding.target}: {finding.message}"
         for finding in portway_validate(
@@ -456,34 +502,33 @@ def _check_deployable(pipeline: Pipeline) -> None:
         raise ValidationError(
             f"pipeline {pipeline.name!r} cannot be deployed on AWS: " + "; ".join(errors)
         )
-    _check_notifications(pipeline)
 
 
-def _check_notifications(pipeline: Pipeline) -> None:
-    # S3 refuses two notifications of one event type on one bucket whose filters could
-    # both match a key: one prefix starts the other and one suffix ends the other.
-    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html
-    by_bucket: dict[str, list[tuple[Function, ObjectCreatedTrigger]]] = {}
+def overlapping_buckets(pipeline: Pipeline) -> set[str]:
+    """Buckets with two object triggers whose filters can match the same key.
+
+    S3 refuses two notifications of one event type on one bucket whose filters could both
+    match a key (one prefix starts the other and one suffix ends the other):
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html
+    Such a bucket sends every object event to one SNS topic instead, to which each
+    trigger's queue subscribes, and the handler shim applies each trigger's filters
+    (acknowledging and skipping the keys that do not match), as S3 would have.
+    """
+    by_bucket: dict[str, list[ObjectCreatedTrigger]] = {}
     for function in pipeline.functions.values():
         if isinstance(function.trigger, ObjectCreatedTrigger):
-            by_bucket.setdefault(function.trigger.bucket.name, []).append(
-                (function, function.trigger)
-            )
+            by_bucket.setdefault(function.trigger.bucket.name, []).append(function.trigger)
+    overlapping = set()
     for bucket, triggers in by_bucket.items():
-        for index, (first, one) in enumerate(triggers):
-            for second, other in triggers[index + 1 :]:
+        for index, one in enumerate(triggers):
+            for other in triggers[index + 1 :]:
                 prefixes = one.prefix.startswith(other.prefix) or other.prefix.startswith(
                     one.prefix
                 )
                 suffixes = one.suffix.endswith(other.suffix) or other.suffix.endswith(one.suffix)
                 if prefixes and suffixes:
-                    raise ValidationError(
-                        f"pipeline {pipeline.name!r}: functions {first.name!r} and "
-                        f"{second.name!r} are both triggered by objects created in bucket "
-                        f"{bucket!r} with filters that can match the same key, which S3 "
-                        f"refuses; give them prefixes or suffixes that cannot overlap, or "
-                        f"let one function publish to a topic both subscribe to"
-                    )
+                    overlapping.add(bucket)
+    return overlapping
 
 
 def _check_policy_size(function: Function, policy: Mapping[str, Any]) -> None:

@@ -8,8 +8,11 @@ listing call per kind, instead of reading every attribute of every resource.
 Specs by kind (every ARN fully formed, every mapping JSON-ready; lists sorted):
 
 ``s3:bucket``
-    ``{"notifications": [{"id", "queue_arn", "prefix", "suffix"}, ...]}``: one S3 event
-    notification (``s3:ObjectCreated:*``) into an SQS queue per object trigger.
+    ``{"notifications": [{"id", "queue_arn", "prefix", "suffix"}, ...],
+    "topic_notifications": [{"id", "topic_arn"}]}``: one S3 event notification
+    (``s3:ObjectCreated:*``) into an SQS queue per object trigger; or, when the bucket's
+    triggers overlap (S3 refuses overlapping notifications), one unfiltered notification
+    into the bucket's fan-out topic, to which each trigger's queue subscribes.
 ``sqs:queue``
     ``{"attributes": {"VisibilityTimeout": "30", "MessageRetentionPeriod": "345600",
     "RedrivePolicy": "<json>" (not on a DLQ), "Policy": "<json>" (queues S3 or SNS
@@ -17,7 +20,7 @@ Specs by kind (every ARN fully formed, every mapping JSON-ready; lists sorted):
     subscriber's queue holds its subscription: creating the queue subscribes it,
     deleting it unsubscribes.
 ``sns:topic``
-    ``{}``.
+    ``{}``; a bucket's fan-out topic: ``{"policy": {...}}`` (S3 may publish to it).
 ``iam:role``
     ``{"path", "assume_role_policy": {...}, "policy": {...}}``: the trust policy and the
     one inline policy (named ``portway``).

@@ -25,7 +25,6 @@ CloudWatch Logs on AWS.
 from __future__ import annotations
 
 import contextlib
-import copy
 import http.client
 import importlib.util
 import os
@@ -36,13 +35,11 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 
-from portway.capabilities import Feature
 from portway.errors import PortwayError
 from portway.model import Queue
-from portway.model.triggers import HttpTrigger, MessageTrigger, ObjectCreatedTrigger
+from portway.model.triggers import HttpTrigger, MessageTrigger
 from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
 from portway_aws.testing.moto import MotoServer, configured_endpoint
 
@@ -83,16 +80,6 @@ class AwsMotoHarness(Harness):
 
     latency = 30.0
     poll_interval = 0.2
-    untestable = MappingProxyType(
-        {
-            Feature.OBJECT_EVENTS: (
-                "the conformance pipeline has two object triggers on one bucket whose "
-                "filters overlap ('observe_upload' takes every key), which S3 refuses "
-                "and portway-aws's deploy rejects; the harness deploys the pipeline "
-                "without them"
-            )
-        }
-    )
 
     def __init__(self, *, endpoint: str | None = None, keep: bool = False) -> None:
         self.endpoint = endpoint
@@ -155,7 +142,7 @@ class AwsMotoHarness(Harness):
             deployment = Deployment(
                 pipeline.name,
                 self._stage,
-                deployable(pipeline),
+                pipeline,
                 AwsClients.for_stage(self._stage),
                 progress=lambda line: print(line, file=deploy_log, flush=True),
             )
@@ -198,7 +185,7 @@ class AwsMotoHarness(Harness):
         task_root = self.folder / "task"
         runtime = lambda_runtime_folder(self.folder / "lambda-runtime")
         by_arn: dict[str, str] = {}
-        for function in deployable(self._pipeline).functions.values():
+        for function in self._pipeline.functions.values():
             physical = names.function(function.name)
             found = aws.lambda_.get_function(FunctionName=physical)["Configuration"]
             check_and_unpack(deployment.artifact.path, found["CodeSha256"], task_root)
@@ -224,7 +211,7 @@ class AwsMotoHarness(Harness):
             worker.start()
             self._workers[function.name] = worker
             by_arn[found["FunctionArn"]] = function.name
-        for function in deployable(self._pipeline).functions.values():
+        for function in self._pipeline.functions.values():
             for mapping in event_source_mappings(aws, names.function(function.name), function.name):
                 poller = QueuePoller(
                     aws.sqs, mapping, self._workers[function.name], aws.region, self._observe
@@ -236,7 +223,7 @@ class AwsMotoHarness(Harness):
                 player = SchedulePlayer(target, schedule, self._workers[target], self._observe)
                 self._schedules[target] = player
         served = []
-        for function in deployable(self._pipeline).functions.values():
+        for function in self._pipeline.functions.values():
             if isinstance(function.trigger, HttpTrigger) and has_url(
                 aws, names.function(function.name)
             ):
@@ -409,38 +396,6 @@ class AwsMotoHarness(Harness):
             )
         finally:
             connection.close()
-
-
-def deployable(pipeline: Pipeline) -> Pipeline:
-    """``pipeline`` less the object-triggered functions whose filters overlap on a bucket.
-
-    S3 refuses two notifications on one bucket whose filters can match the same key, and
-    deploy rejects such a pipeline; the conformance pipeline has such a pair (an
-    unfiltered witness beside the filtered function), so the object tests are declared
-    untestable (:attr:`AwsMotoHarness.untestable`) and the rest is deployed.
-    """
-    triggers = [
-        (f.name, f.trigger)
-        for f in pipeline.functions.values()
-        if isinstance(f.trigger, ObjectCreatedTrigger)
-    ]
-    dropped: set[str] = set()
-    for index, (first, one) in enumerate(triggers):
-        for second, other in triggers[index + 1 :]:
-            if one.bucket.name != other.bucket.name:
-                continue
-            prefixes = one.prefix.startswith(other.prefix) or other.prefix.startswith(one.prefix)
-            suffixes = one.suffix.endswith(other.suffix) or other.suffix.endswith(one.suffix)
-            if prefixes and suffixes:
-                dropped.update((first, second))
-    if not dropped:
-        return pipeline
-    reduced = copy.copy(pipeline)
-    # A shallow copy sharing every declaration; only its function table differs.
-    reduced._functions = {
-        name: function for name, function in pipeline.functions.items() if name not in dropped
-    }
-    return reduced
 
 
 def copy_pipeline_module(app: str, project: Path) -> str:

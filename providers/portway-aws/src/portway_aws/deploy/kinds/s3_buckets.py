@@ -88,10 +88,17 @@ class _BucketOperations:
     def _notify(self, calls: ResourceCalls, s3: Any, resource: AwsResource) -> None:
         """Replace the bucket's notifications with the spec's (none: all removed)."""
         configurations = [_queue_configuration(n) for n in resource.spec.get("notifications", [])]
+        topics = [
+            {"Id": n["id"], "TopicArn": n["topic_arn"], "Events": ["s3:ObjectCreated:*"]}
+            for n in resource.spec.get("topic_notifications", [])
+        ]
         calls(
             s3.put_bucket_notification_configuration,
             Bucket=resource.name,
-            NotificationConfiguration={"QueueConfigurations": configurations},
+            NotificationConfiguration={
+                "QueueConfigurations": configurations,
+                "TopicConfigurations": topics,
+            },
         )
 
 
