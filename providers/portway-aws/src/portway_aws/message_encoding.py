@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,7 +43,13 @@ MAX_MESSAGE_BYTES = 262_144
 # local provider refuses what exceeds its own, so the limit means the same everywhere.
 DECLARED_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES - 64 - 9 * 6
 
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML_PATTERN = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+
+
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    """Compiled on first use: compiling it costs milliseconds every cold start would pay."""
+    return re.compile(_NOT_XML_PATTERN)
 
 
 class MalformedMessage(ValueError):
@@ -75,7 +82,7 @@ def encode(message: OutgoingMessage) -> WireMessage:
             text = message.body.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        if text is not None and _NOT_XML.search(text) is None:
+        if text is not None and _not_xml().search(text) is None:
             body = text
         else:
             body = base64.b64encode(message.body).decode("ascii")
