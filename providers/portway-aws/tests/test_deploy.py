@@ -135,3 +135,22 @@ def test_a_deploy_cut_short_converges_on_the_next_run(project: Path) -> None:
     assert rest.changes, "the missing half is planned again"
     second.apply(rest)
     assert deployment(project).plan().is_empty
+
+
+def test_destroy_refuses_before_any_change_while_a_bucket_holds_data(project: Path) -> None:
+    first = deployment(project)
+    first.apply(first.plan())
+    lake = first.names.bucket("lake")
+    boto3.client("s3").put_object(Bucket=lake, Key="clean/orders.jsonl", Body=b"{}\n")
+    before = tagged_arns()
+
+    result = runner.invoke(cli, ["destroy", "--stage", "aws-local", "--yes"])
+    assert result.exit_code == 1
+    assert f"bucket(s) {lake} still hold objects" in result.stderr
+    assert f"aws s3 rm s3://{lake} --recursive" in result.stderr
+    assert tagged_arns() == before, "nothing was deleted"
+
+    boto3.client("s3").delete_object(Bucket=lake, Key="clean/orders.jsonl")
+    result = runner.invoke(cli, ["destroy", "--stage", "aws-local", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert tagged_arns() == []

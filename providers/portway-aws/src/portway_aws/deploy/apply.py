@@ -42,6 +42,7 @@ def apply_plan(
     changes = [c for c in plan.changes if isinstance(c, AwsChange)]
     if len(changes) != len(plan.changes):
         raise DeployError("this plan was not made by the aws provider; run the command again")
+    _refuse_to_lose_data(changes, clients)
     records.ensure_state_bucket(clients, names)
     operation = "destroy" if desired is None else "deploy"
     records.acquire_lock(clients, names, operation)
@@ -63,6 +64,31 @@ def apply_plan(
             records.write_record(clients, names, record, previous)
     finally:
         records.release_lock(clients, names)
+
+
+def _refuse_to_lose_data(changes: Sequence[AwsChange], clients: AwsClients) -> None:
+    """Stop before any change if a bucket to delete holds objects: portway never deletes data.
+
+    Checked up front (one listing call per bucket to delete), so a destroy does not stop
+    half-way, with its functions gone and its buckets left.
+    """
+    kept = []
+    for change in changes:
+        if change.kind is ChangeKind.DELETE and change.resource_type == str(Kind.S3_BUCKET):
+            try:
+                listed = clients.s3.list_objects_v2(Bucket=change.name, MaxKeys=1)
+            except Exception:  # gone already, or unreadable: the delete itself will say
+                continue
+            if listed.get("KeyCount", 0):
+                kept.append(change.name)
+    if kept:
+        buckets = ", ".join(kept)
+        commands = "; ".join(f"aws s3 rm s3://{name} --recursive" for name in kept)
+        raise DeployError(
+            f"bucket(s) {buckets} still hold objects and portway never deletes data; nothing "
+            f"was changed. Empty them first if their objects can go ({commands}), then run "
+            f"the command again"
+        )
 
 
 def _apply_one(context: ApplyContext, change: AwsChange) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,6 +34,14 @@ Architecture = Literal["x86_64", "arm64"]
 ARCHITECTURES: tuple[Architecture, ...] = ("x86_64", "arm64")
 
 
+def console_progress(line: str) -> None:
+    """One line of deploy progress on the terminal (rich; plain when not a terminal)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
+
+
 def lambda_runtime() -> str:
     """The Lambda runtime matching this interpreter (the zip's wheels are built for it)."""
     return f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -47,7 +55,7 @@ class Deployment:
     stage: StageConfig
     pipeline: Pipeline | None = None
     clients: AwsClients | None = None
-    progress: Callable[[str], None] = print
+    progress: Callable[[str], None] = field(default_factory=lambda: console_progress)
 
     def __post_init__(self) -> None:
         if self.clients is None:
