@@ -14,7 +14,7 @@ EXAMPLE := examples/lake-to-warehouse
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: demo test lint format bench soak docs sync clean
+.PHONY: demo test lint format bench soak docs sync clean browser
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -36,8 +36,14 @@ demo: sync
 	@echo "What arrived in lake (GET /status):"
 	cd $(EXAMPLE) && ../../$(BIN)/portway invoke status
 
-test: sync lint docs
+test: sync lint docs browser
 	$(BIN)/python -m pytest
+
+# The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: sync
 	$(BIN)/ruff check .
