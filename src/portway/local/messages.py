@@ -295,15 +295,28 @@ def dead_letters(
     return [DeadLetter(i, c, b, t, json.loads(a), p, n, r, f) for i, c, b, t, a, p, n, r, f in rows]
 
 
-def redrive(connection: sqlite3.Connection, channel: str, now: float) -> int:
-    """Move ``channel``'s dead letters back to it, attempts reset; return how many."""
+def redrive(
+    connection: sqlite3.Connection,
+    channel: str,
+    now: float,
+    ids: Sequence[str] | None = None,
+) -> int:
+    """Move ``channel``'s dead letters (only ``ids`` if given) back to it, attempts reset.
+
+    Returns how many moved; an id that is not a dead letter of ``channel`` is ignored.
+    """
+    where = "channel = ?"
+    parameters: tuple[Any, ...] = (channel,)
+    if ids is not None:
+        where += f" AND id IN ({','.join('?' * len(ids))})" if ids else " AND 0"
+        parameters += tuple(ids)
     connection.execute(
         "INSERT INTO messages (id, channel, body, content_type, attributes, published, "
         "visible_at, attempts) SELECT id, channel, body, content_type, attributes, published, "
-        "?, 0 FROM dead_letters WHERE channel = ? ORDER BY seq",
-        (now, channel),
+        f"?, 0 FROM dead_letters WHERE {where} ORDER BY seq",
+        (now, *parameters),
     )
-    cursor = connection.execute("DELETE FROM dead_letters WHERE channel = ?", (channel,))
+    cursor = connection.execute(f"DELETE FROM dead_letters WHERE {where}", parameters)
     return cursor.rowcount
 
 
