@@ -14,7 +14,7 @@ EXAMPLE := examples/lake-to-warehouse
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: demo test lint format bench soak docs sync clean browser
+.PHONY: demo test lint format bench soak docs sync clean ui browser
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -64,6 +64,12 @@ soak: sync
 
 docs: sync
 	$(BIN)/mkdocs build --strict --quiet --site-dir site
+
+# The graph view's bundle, src/portway/ui/static/portway-graph.{js,css}, from web/ (needs
+# Node 20+ and npm). Not part of `make test`: the bundle is committed and ships in the
+# wheel; tests/graph/test_html.py fails, saying "run make ui", when web/ changed since.
+ui:
+	cd web && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf .venv $(TOOLS) site .pytest_cache .mypy_cache .ruff_cache

@@ -57,12 +57,6 @@ def test_graph_writes_to_the_output_file(example_dir: Path, tmp_path: Path) -> N
     assert target.read_text(encoding="utf-8").startswith("flowchart LR")
 
 
-def test_graph_html_is_not_in_this_version_and_exits_2(example_dir: Path) -> None:
-    result = runner.invoke(app, ["graph", "--format", "html"])
-    assert result.exit_code == 2
-    assert "not in this version" in result.stderr
-
-
 def test_graph_unknown_format_exits_2(example_dir: Path) -> None:
     result = runner.invoke(app, ["graph", "--format", "png"])
     assert result.exit_code == 2

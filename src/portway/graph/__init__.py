@@ -1,4 +1,4 @@
-"""The big picture: a pipeline as a graph, rendered as JSON, Mermaid or DOT."""
+"""The big picture: a pipeline as a graph, rendered as JSON, Mermaid, DOT or an HTML page."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import json
 from portway.errors import NotSupported
 from portway.graph.build import SCHEMA, Edge, Graph, Node, build_graph
 from portway.graph.dot import render_dot
+from portway.graph.html import render_html
 from portway.graph.mermaid import render_mermaid
 from portway.model import Pipeline
 
 FORMATS = ("mermaid", "dot", "json", "html")
 
-__all__ = ["FORMATS", "SCHEMA", "Edge", "Graph", "Node", "build_graph", "render"]
+__all__ = ["FORMATS", "SCHEMA", "Edge", "Graph", "Node", "build_graph", "render", "render_html"]
 
 
 def render(pipeline: Pipeline, format: str) -> str:
@@ -25,8 +26,5 @@ def render(pipeline: Pipeline, format: str) -> str:
     if format == "dot":
         return render_dot(graph)
     if format == "html":
-        raise NotSupported(
-            "graph --format html (a self-contained page) is not in this version yet; "
-            "use --format mermaid, dot or json"
-        )
+        return render_html(graph.to_json(), title=f"{graph.pipeline}: pipeline graph")
     raise NotSupported(f"unknown graph format {format!r}; use one of {', '.join(FORMATS)}")
