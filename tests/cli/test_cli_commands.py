@@ -71,19 +71,6 @@ def test_providers_table_names_each_provider() -> None:
     assert "[stages.NAME]" in result.stdout
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["run", "--ui"],
-    ],
-    ids=lambda c: " ".join(c[:2]),
-)
-def test_commands_of_later_versions_say_so_and_exit_2(command: list[str]) -> None:
-    result = runner.invoke(app, command)
-    assert result.exit_code == 2
-    assert "not in this version of portway yet" in result.stderr
-
-
 def test_init_scaffolds_a_project_that_validates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from portway.cli.errors import EXIT_UNAVAILABLE, fail, reports_errors
+from portway.cli.errors import reports_errors
 from portway.cli.local_stage import local_stage
 from portway.cli.project import AppOption, StageOption, load
 
@@ -14,7 +14,12 @@ from portway.cli.project import AppOption, StageOption, load
 @reports_errors
 def run_command(
     stage: StageOption = None,
-    ui: Annotated[bool, typer.Option("--ui", help="Serve the live dashboard.")] = False,
+    ui: Annotated[
+        bool,
+        typer.Option(
+            "--ui", help="Serve the live dashboard on 127.0.0.1 (its URL is printed at start)."
+        ),
+    ] = False,
     port: Annotated[
         int | None,
         typer.Option(
@@ -49,14 +54,12 @@ def run_command(
     app: AppOption = None,
 ) -> None:
     """Run the pipeline on the local provider."""
-    if ui:
-        raise fail(
-            "portway run --ui: the live dashboard is not in this version of portway yet; "
-            "'portway graph --format mermaid' shows the pipeline",
-            EXIT_UNAVAILABLE,
-        )
     loaded = load(app)
     selected, provider = local_stage(loaded, stage, "run")
+    if ui:
+        from portway.ui.server import check_routes
+
+        check_routes(loaded.pipeline)
     if reload:
         from portway.cli.reload import run_with_reload
 
@@ -69,7 +72,7 @@ def run_command(
         ):
             if value is not None:
                 arguments += [flag, str(value)]
-        arguments += ["--until-idle"] * until_idle + ["--quiet"] * quiet
+        arguments += ["--until-idle"] * until_idle + ["--quiet"] * quiet + ["--ui"] * ui
         arguments += ["--app", app] if app else []
         run_with_reload(arguments, loaded.config.root, provider.layout(selected).root)
         return
@@ -85,6 +88,7 @@ def run_command(
         duration=for_seconds,
         until_idle=until_idle,
         grace=grace,
+        dashboard=ui,
     )
     runtime = Runtime(
         loaded.config,

@@ -6,6 +6,11 @@ the function's :class:`~portway.events.HttpResponse`. Answers portway gives itse
 JSON: 404 (no route, with the routes that exist), 405 (the path exists for other
 methods), 413 (body over 6 MiB, Lambda's payload limit), 500 (the handler raised),
 502 (the worker died), 504 (the function's timeout passed).
+
+A *mount* (:meth:`LocalHttpServer.mount`) answers every path under a reserved prefix
+itself, on the server's thread, without a worker: ``portway run --ui`` mounts the
+dashboard at :data:`RESERVED_PREFIX`. It may answer with a :class:`StreamingResponse`
+(server-sent events), written chunk by chunk until its iterator ends or the client goes.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -26,8 +31,23 @@ from portway.model.triggers import HttpTrigger, path_pattern
 MAX_BODY_BYTES = 6 * 1024 * 1024
 JSON_TYPE = "application/json"
 
+RESERVED_PREFIX = "/_portway"
+
 # Runs a request on a worker and returns the response (blocking).
 Submit = Callable[[Function, HttpRequest], HttpResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingResponse:
+    """A response sent as its chunks come, then the connection is closed."""
+
+    status: int
+    headers: dict[str, str]
+    chunks: Iterable[bytes]
+
+
+# Answers a request under a mounted prefix: (method, target, headers, body) -> response.
+Mount = Callable[[str, str, dict[str, str], bytes], "HttpResponse | StreamingResponse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +79,7 @@ class LocalHttpServer:
     def __init__(self, routes: list[Route], submit: Submit, port: int) -> None:
         self.routes = routes
         self.submit = submit
+        self.mounts: dict[str, Mount] = {}
         handler = _handler_class(self)
         try:
             self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -85,12 +106,19 @@ class LocalHttpServer:
         self.server.shutdown()
         self.server.server_close()
 
+    def mount(self, prefix: str, answer: Mount) -> None:
+        """Answer every request for ``prefix`` or below it with ``answer`` (call before start)."""
+        self.mounts[prefix.rstrip("/")] = answer
+
     def answer(
         self, method: str, target: str, headers: dict[str, str], body: bytes
-    ) -> HttpResponse:
+    ) -> HttpResponse | StreamingResponse:
         """Route one request and return the response (runs it on a worker)."""
         url = urlsplit(target)
         path = unquote(url.path) or "/"
+        for prefix, mounted in self.mounts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return mounted(method, target, headers, body)
         allowed = []
         for route in self.routes:
             match = route.pattern.fullmatch(path)
@@ -135,7 +163,10 @@ def _handler_class(server: LocalHttpServer) -> type[BaseHTTPRequestHandler]:
             response = server.answer(self.command, self.path, headers, body)
             self._send(response)
 
-        def _send(self, response: HttpResponse) -> None:
+        def _send(self, response: HttpResponse | StreamingResponse) -> None:
+            if isinstance(response, StreamingResponse):
+                self._stream(response)
+                return
             body = response.body if isinstance(response.body, bytes) else response.body.encode()
             self.send_response(response.status)
             for name, value in response.headers.items():
@@ -145,6 +176,24 @@ def _handler_class(server: LocalHttpServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
+
+        def _stream(self, response: StreamingResponse) -> None:
+            self.close_connection = True  # the stream's end is the connection's end
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("connection", "close")
+            self.end_headers()
+            try:
+                for chunk in response.chunks:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away: the stream ends here
+            finally:
+                close = getattr(response.chunks, "close", None)
+                if close is not None:
+                    close()  # a generator's cleanup runs now, not at garbage collection
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 

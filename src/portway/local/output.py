@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -68,6 +69,15 @@ class LiveOutput:
         self._folding: dict[str, FunctionTotals] = {}
         self._fold_started = 0.0
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[Record], None]] = []
+
+    def add_listener(self, listener: Callable[[Record], None]) -> None:
+        """Call ``listener`` with every record, on the printer thread (never the loop's).
+
+        It must be quick (the dashboard's figures: a few counter updates); add it before
+        :meth:`start`.
+        """
+        self._listeners.append(listener)
 
     def start(self) -> None:
         self._thread.start()
@@ -101,6 +111,8 @@ class LiveOutput:
             batch.append(self._records.popleft())
         for record in batch:
             self.totals.setdefault(record.function, FunctionTotals()).add(record)
+            for listener in self._listeners:
+                listener(record)
         if self.quiet:
             return
         while self._printed and self._printed[0] < now - 1.0:

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     import sqlite3
 
     from portway.config import ProjectConfig, StageConfig
+    from portway.ui.server import Dashboard
 
 DEFAULT_PORT = 8000
 DEFAULT_GRACE = 10.0
@@ -78,6 +79,7 @@ class RunOptions:
     until_idle: bool = False
     grace: float = DEFAULT_GRACE
     limit_memory: bool = True
+    dashboard: bool = False  # serve the live dashboard under /_portway/ (run --ui)
 
 
 @dataclass
@@ -138,6 +140,7 @@ class Runtime:
         self._failed = 0
         self._mean_seconds = 1.0  # moving average of invocation durations
         self._server: LocalHttpServer | None = None
+        self._dashboard: Dashboard | None = None
         self._lock_file: Any = None
 
     # -- public --------------------------------------------------------------------------
@@ -220,7 +223,7 @@ class Runtime:
         return int(configured) if configured else max(1, os.cpu_count() or 1)
 
     def _start_http(self) -> int | None:
-        if not self.routes:
+        if not self.routes and not self.options.dashboard:
             return None
         port = self.options.port
         if port is None:
@@ -237,6 +240,10 @@ class Runtime:
                     f"port {DEFAULT_PORT} is taken; serving HTTP on port {self._server.port} "
                     f"(pass --port N to choose)"
                 )
+        if self.options.dashboard:
+            from portway.ui.server import mount_dashboard
+
+            self._dashboard = mount_dashboard(self._server, self.pipeline, self.layout, self.output)
         self._server.start()
         return self._server.port
 
@@ -256,6 +263,8 @@ class Runtime:
             parts.append(f"http://127.0.0.1:{port}")
         parts.append(f"state in {self.layout.root}")
         self.output.note("; ".join(parts))
+        if self._dashboard is not None:
+            self.output.note(f"dashboard: {self._dashboard.url}")
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
@@ -274,6 +283,8 @@ class Runtime:
                 signal.signal(number, old)
 
     def _shutdown(self) -> None:
+        if self._dashboard is not None:
+            self._dashboard.stop()
         if self._server is not None:
             self._server.stop()
         self.pool.shutdown()
