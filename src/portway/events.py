@@ -12,6 +12,8 @@ Every event has the CloudEvents context attributes ``id``, ``source``, ``type``,
 Each keeps the provider's original event on ``.raw`` (not serialised). ``to_json()``
 writes the CloudEvents JSON format (``data`` is a JSON object describing the event,
 bodies as base64) and :func:`event_from_json` reads it back to an equal event.
+``traceparent`` (the W3C trace context, see :mod:`portway.tracing`) travels as the
+CloudEvents distributed-tracing extension attribute of that name.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class Event:
     source: str = "/portway"
     time: datetime = field(default_factory=_now)
     raw: Any = field(default=None, compare=False, repr=False)
+    # The W3C trace context the event carried (the CloudEvents distributed-tracing
+    # extension): who sent it, within which trace. See portway.tracing.
+    traceparent: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # CloudEvents times are RFC 3339, with an offset: a naive time is taken as UTC.
@@ -95,6 +100,8 @@ class Event:
         }
         if self.subject is not None:
             event["subject"] = self.subject
+        if self.traceparent is not None:
+            event["traceparent"] = self.traceparent
         return event
 
     def to_json(self) -> str:
@@ -123,6 +130,9 @@ def event_from_json(text: str | bytes) -> Event:
         "source": str(document.get("source", "/portway")),
         "time": _read_time(document["time"]) if "time" in document else _now(),
     }
+    traceparent = document.get("traceparent")
+    if isinstance(traceparent, str):
+        context["traceparent"] = traceparent
     try:
         return event_type._from_data(context, dict(document["data"]))
     except (KeyError, TypeError, ValueError, AttributeError) as error:

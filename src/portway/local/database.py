@@ -6,6 +6,11 @@ object writes, schedule ticks) is in one SQLite database in WAL mode, at
 workers (a handler's ``jobs.send()``), ``portway send`` and scripts using
 ``app.connect()``.
 
+The schema has a version (``meta.schema_version``); opening a database of an older
+version migrates it in place (:data:`_MIGRATIONS`), in the same transaction.
+Version 2 added the W3C ``traceparent`` of messages, dead letters and pending writes,
+and the ``spans`` table (:mod:`portway.local.traces`).
+
 Durability: ``synchronous=NORMAL`` by default. In WAL mode a committed transaction then
 survives a killed process (SIGKILL, out of memory), which is what a local run meets;
 an operating-system crash or power loss may roll back the last commits. The stage
@@ -25,12 +30,13 @@ from typing import Any, Literal, TypeVar
 
 from portway.errors import ConfigError, PortwayError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_ROOT = ".portway"
 
 Sync = Literal["normal", "full"]
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -49,7 +55,8 @@ CREATE TABLE IF NOT EXISTS messages (
     attempts INTEGER NOT NULL DEFAULT 0,
     lease TEXT,
     last_error TEXT,
-    last_error_at REAL
+    last_error_at REAL,
+    traceparent TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (channel, visible_at, seq);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -63,6 +70,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     attempts INTEGER NOT NULL,
     reason TEXT NOT NULL,
     failed_at REAL NOT NULL,
+    traceparent TEXT,
     UNIQUE (channel, id)
 );
 -- An object write in progress: recorded before the file is placed, removed in the
@@ -75,13 +83,46 @@ CREATE TABLE IF NOT EXISTS pending_writes (
     etag TEXT NOT NULL,
     size INTEGER NOT NULL,
     writer INTEGER NOT NULL,
-    started REAL NOT NULL
+    started REAL NOT NULL,
+    traceparent TEXT
 );
 CREATE TABLE IF NOT EXISTS schedule_ticks (
     function TEXT PRIMARY KEY,
     last_tick REAL NOT NULL
 );
 """
+    + """
+-- One row per invocation of a function per message (or object write): see traces.py.
+-- seq is the rowid (not AUTOINCREMENT, which costs a write per insert): retention
+-- deletes the oldest rows, never the newest, so it keeps growing.
+CREATE TABLE IF NOT EXISTS spans (
+    seq INTEGER PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    function TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    started REAL NOT NULL,
+    duration REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS spans_trace ON spans (trace_id);
+CREATE INDEX IF NOT EXISTS spans_subject ON spans (subject);
+"""
+)
+
+# Schema changes from each version to the next, applied in place in one transaction
+# (a stage's state survives an upgrade of portway).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE messages ADD COLUMN traceparent TEXT",
+        "ALTER TABLE dead_letters ADD COLUMN traceparent TEXT",
+        "ALTER TABLE pending_writes ADD COLUMN traceparent TEXT",
+        # the spans table and its indexes come from _SCHEMA (CREATE ... IF NOT EXISTS)
+    ),
+}
 
 # How long a writer waits for the write lock before giving up with a clear error.
 LOCK_WAIT_SECONDS = 30.0
@@ -180,6 +221,10 @@ def _create_schema(connection: sqlite3.Connection) -> None:
                 f"the local state was written by a newer portway (schema {version[0]}); "
                 f"upgrade portway"
             )
+        if version is not None:
+            for old in range(int(version[0]), SCHEMA_VERSION):
+                for change in _MIGRATIONS[old]:
+                    connection.execute(change)
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             connection.execute(statement)

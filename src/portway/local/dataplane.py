@@ -4,6 +4,10 @@ One :class:`LocalDataPlane` per process and stage; it opens the stage's database
 the first call. The runtime's workers, ``portway send``/``put`` and scripts using
 ``app.connect()`` all go through it, so a message sent from anywhere is delivered
 under the same rules.
+
+Trace context: a message sent or published inside an invocation carries the
+invocation's ``traceparent`` (:func:`portway.tracing.current`); outside one, each
+message starts its own trace (every subscriber's copy of a publish shares it).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
+from portway import tracing
 from portway.local import channels, messages
 from portway.local.database import StageLayout, Sync, connect, transaction
 from portway.local.objects import Buckets, WrittenObject
@@ -77,8 +82,15 @@ class LocalDataPlane:
     def send_messages(self, queue: Queue, messages_: Sequence[OutgoingMessage]) -> list[str]:
         check_sizes(messages_, self.max_message_bytes, target=f"{queue.name}.send()")
         channel = channels.queue_channel(queue)
+        context = tracing.current()
+        traceparent = context.traceparent if context is not None else None
         with transaction(self.connection):
-            return messages.enqueue(self.connection, [(channel, m) for m in messages_], time.time())
+            return messages.enqueue(
+                self.connection,
+                [(channel, m) for m in messages_],
+                time.time(),
+                traceparent=traceparent,  # None: each message starts its own trace
+            )
 
     def publish_messages(self, topic: Topic, messages_: Sequence[OutgoingMessage]) -> list[str]:
         check_sizes(messages_, self.max_message_bytes, target=f"{topic.name}.publish()")
@@ -87,6 +99,7 @@ class LocalDataPlane:
         if not subscriptions:
             return ids  # as on SNS: a topic with no subscriber accepts and drops
         now = time.time()
+        context = tracing.current()
         # Every subscriber's copy is written in one transaction: all get it, or none.
         with transaction(self.connection):
             for identifier, message in zip(ids, messages_, strict=True):
@@ -95,5 +108,6 @@ class LocalDataPlane:
                     [(channel, message) for channel in subscriptions],
                     now,
                     message_id=identifier,
+                    traceparent=(context or tracing.TraceContext.new_root()).traceparent,
                 )
         return ids

@@ -3,6 +3,16 @@
 Shared by the runtime's workers and ``portway invoke``. Nothing a handler does makes
 these functions raise (``KeyboardInterrupt``/``SystemExit`` excepted): every failure is
 returned with its one-line reason, which becomes the dead letter's reason.
+
+Trace context: each delivery comes with its own span (``Delivery.span``, chosen by the
+runtime, which records it). The handler runs under that span
+(:func:`portway.tracing.activate`), so what it sends, publishes or writes is caused by
+it. A single-message handler runs under each message's span in turn; a batch handler
+gets one call for messages of many traces and portway cannot tell which message a
+send belongs to, so the whole call runs under the **first** message's span (its
+outgoing items join the first message's trace). The event's own ``traceparent`` is
+the context it was sent with (the CloudEvents extension), not the invocation's span:
+:func:`portway.tracing.current` gives that.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from portway import tracing
 from portway.dataplane import DataPlane, bind
 from portway.events import (
     Event,
@@ -44,6 +55,7 @@ def message_event(delivery: Delivery, source: str) -> Message:
         attempt=delivery.attempt,
         content_type=delivery.content_type,
         raw=delivery,
+        traceparent=delivery.traceparent,
     )
 
 
@@ -62,7 +74,14 @@ def run_deliveries(
             seq_of = {d.id: d.seq for d in deliveries}
 
             def call_batch() -> Any:
-                return deliver_messages(function, messages)
+                if function.batch:
+                    with tracing.activate(_span(deliveries[0])):
+                        return deliver_messages(function, messages)
+                failed = []
+                for delivery, message in zip(deliveries, messages, strict=True):
+                    with tracing.activate(_span(delivery)):
+                        failed.extend(deliver_messages(function, [message]))
+                return failed
 
             failures = _wrapped(wrapper, function, list(messages), call_batch)
             return [(seq_of[f.message_id], f.reason) for f in failures]
@@ -74,10 +93,18 @@ def run_deliveries(
                 result.append((delivery.seq, f"MalformedEvent: {error}"))
                 continue
             try:
-                _wrapped(wrapper, function, [event], functools.partial(function.handler, event))
+                with tracing.activate(_span(delivery)):
+                    call = functools.partial(function.handler, event)
+                    _wrapped(wrapper, function, [event], call)
             except Exception as error:
                 result.append((delivery.seq, describe(error)))
         return result
+
+
+def _span(delivery: Delivery) -> tracing.TraceContext:
+    # Made by the runtime (messages.claim), so well formed: sliced, not parsed.
+    span = delivery.span
+    return tracing.TraceContext(span[3:35], span[36:52], span[53:55] == "01")
 
 
 def run_request(
@@ -85,9 +112,13 @@ def run_request(
     request: HttpRequest,
     dataplane: DataPlane,
     wrapper: Wrapper | None = None,
+    span: str | None = None,
 ) -> HttpResponse:
-    """Invoke an ``http`` function; a handler error becomes a 500 naming the reason."""
-    with bind(dataplane, function):
+    """Invoke an ``http`` function; a handler error becomes a 500 naming the reason.
+
+    ``span`` is the request's own span (a ``traceparent``), chosen by the runtime.
+    """
+    with bind(dataplane, function), tracing.activate(tracing.parse_traceparent(span)):
         try:
             result = _wrapped(wrapper, function, [request], lambda: function.handler(request))
             return to_http_response(result)

@@ -13,6 +13,10 @@ The delivery rules, the same as an SQS queue with a redrive policy:
 * a message found visible again after ``max_attempts`` deliveries (its runtime died
   while holding it) is dead-lettered when next claimed.
 
+Trace context: every message row keeps the W3C ``traceparent`` it was sent with (the
+sender's context; see :mod:`portway.tracing`). :func:`claim` gives each delivery its
+own span: a child of that context, or a new trace's root when there is none.
+
 Every function here runs inside the caller's transaction
 (:func:`portway.local.database.transaction`), so the runtime can acknowledge a batch
 of results and claim the next batches in one commit.
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from portway.payload import OutgoingMessage
+from portway.tracing import TraceContext, child_traceparent
 
 # Why a message with no recorded error was dead-lettered or retried.
 LOST_DELIVERY = "DeliveryLost: the runtime stopped while the delivery was in flight"
@@ -49,6 +54,8 @@ class Delivery(NamedTuple):
     published: float
     attempt: int
     lease: str
+    traceparent: str | None  # as sent: the sender's context (None: sent untraced)
+    span: str  # the traceparent of this delivery's own invocation span
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,7 @@ class DeadLetter:
     attempts: int
     reason: str
     failed_at: float
+    traceparent: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         try:
@@ -81,6 +89,7 @@ class DeadLetter:
             "attributes": self.attributes,
             "body": body,
             "size": len(self.body),
+            "traceparent": self.traceparent,
         }
 
 
@@ -93,10 +102,13 @@ def enqueue(
     items: Iterable[tuple[str, OutgoingMessage]],
     now: float,
     message_id: str | None = None,
+    traceparent: str | None = None,
 ) -> list[str]:
     """Insert ``(channel, message)`` pairs, visible at once; return one id per pair.
 
     ``message_id`` gives every copy the same id (a topic's fan-out of one publish).
+    ``traceparent`` (a valid one) is what every copy carries; ``None`` starts a new trace
+    for each message, as sent by an unrecorded root span (a schedule tick, a script).
     """
     rows = []
     ids = []
@@ -112,11 +124,12 @@ def enqueue(
                 _attributes_json(message.attributes),
                 now,
                 now,
+                traceparent if traceparent is not None else TraceContext.new_root().traceparent,
             )
         )
     connection.executemany(
         "INSERT INTO messages (id, channel, body, content_type, attributes, published, "
-        "visible_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "visible_at, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     return ids
@@ -174,17 +187,38 @@ def claim(
         "WHERE seq IN (SELECT seq FROM messages WHERE channel = ? AND visible_at <= ? "
         "ORDER BY visible_at, seq LIMIT ?) "
         "RETURNING seq, id, channel, body, content_type, attributes, published, attempts, "
-        "last_error",
+        "last_error, traceparent",
         (now + visibility_timeout, lease, channel, now, limit),
     ).fetchall()
     deliveries = []
-    for seq, identifier, name, body, content_type, attributes, published, attempts, error in rows:
+    for (
+        seq,
+        identifier,
+        name,
+        body,
+        content_type,
+        attributes,
+        published,
+        attempts,
+        error,
+        traceparent,
+    ) in rows:
         if attempts > max_attempts:
             _dead_letter(connection, seq, lease, error or LOST_DELIVERY, now, attempts - 1)
             continue
         deliveries.append(
             Delivery(
-                seq, identifier, name, body, content_type, attributes, published, attempts, lease
+                seq,
+                identifier,
+                name,
+                body,
+                content_type,
+                attributes,
+                published,
+                attempts,
+                lease,
+                traceparent,
+                child_traceparent(traceparent),
             )
         )
     deliveries.sort(key=lambda d: d.seq)
@@ -267,9 +301,9 @@ def _dead_letter(
 ) -> bool:
     cursor = connection.execute(
         "INSERT OR REPLACE INTO dead_letters (id, channel, body, content_type, attributes, "
-        "published, attempts, reason, failed_at) "
+        "published, attempts, reason, failed_at, traceparent) "
         "SELECT id, channel, body, content_type, attributes, published, "
-        "coalesce(?, attempts), ?, ? FROM messages WHERE seq = ? AND lease = ?",
+        "coalesce(?, attempts), ?, ?, traceparent FROM messages WHERE seq = ? AND lease = ?",
         (attempts, reason, now, seq, lease),
     )
     if cursor.rowcount == 0:
@@ -284,7 +318,7 @@ def dead_letters(
     """The dead letters of ``channel`` (all channels when ``None``), oldest first."""
     query = (
         "SELECT id, channel, body, content_type, attributes, published, attempts, reason, "
-        "failed_at FROM dead_letters"
+        "failed_at, traceparent FROM dead_letters"
     )
     parameters: tuple[Any, ...] = ()
     if channel is not None:
@@ -292,7 +326,10 @@ def dead_letters(
         parameters = (channel,)
     query += " ORDER BY seq LIMIT ?"
     rows = connection.execute(query, (*parameters, limit)).fetchall()
-    return [DeadLetter(i, c, b, t, json.loads(a), p, n, r, f) for i, c, b, t, a, p, n, r, f in rows]
+    return [
+        DeadLetter(i, c, b, t, json.loads(a), p, n, r, f, tp)
+        for i, c, b, t, a, p, n, r, f, tp in rows
+    ]
 
 
 def redrive(

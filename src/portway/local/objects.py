@@ -16,6 +16,13 @@ A writer killed between 3 and 4 leaves a pending row whose temporary file is gon
 such writes by recording their events. A pending row whose temporary file is still
 there is a write that never completed: its file is removed and no event is recorded,
 as the writer never reported success.
+
+Tracing: every write is a span of its own (trigger ``write``, subject ``bucket/key``,
+function ``""``): a child of the running invocation's span, or the root of a new trace
+when written by ``portway put`` or a script. The pending row keeps its
+``traceparent``; the transaction of step 4 records the span, and the object-created
+events carry that ``traceparent``, so their handlers' spans are its children and
+:func:`portway.local.traces.trace_of_object` finds the trace.
 """
 
 from __future__ import annotations
@@ -28,10 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from portway import tracing
 from portway.errors import InvalidKey
 from portway.events import ObjectEvent
 from portway.keys import check_key
-from portway.local import messages
+from portway.local import messages, traces
 from portway.local.database import StageLayout, transaction
 from portway.payload import OutgoingMessage
 
@@ -143,6 +151,9 @@ class Buckets:
         self._check_storable(bucket, key, target)
         etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
         write_id = messages.new_id()
+        caller = tracing.current()
+        span = caller.child() if caller is not None else tracing.TraceContext.new_root()
+        started = time.time()
         temporary = self.layout.temporary / f"{write_id}.part"
         self.layout.temporary.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as file:
@@ -154,7 +165,7 @@ class Buckets:
             with transaction(connection):
                 connection.execute(
                     "INSERT INTO pending_writes (id, bucket, key, temp, etag, size, writer, "
-                    "started) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "started, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         write_id,
                         bucket,
@@ -163,7 +174,8 @@ class Buckets:
                         etag,
                         len(data),
                         os.getpid(),
-                        time.time(),
+                        started,
+                        span.traceparent,
                     ),
                 )
             self._place(temporary, target)
@@ -172,8 +184,18 @@ class Buckets:
             with transaction(connection):
                 connection.execute("DELETE FROM pending_writes WHERE id = ?", (write_id,))
             raise
+        parent = caller.span_id if caller is not None else None
         with transaction(connection):
-            events = _finish(connection, write_id, bucket, key, etag, len(data), channels_for)
+            events = _finish(
+                connection,
+                write_id,
+                bucket,
+                key,
+                etag,
+                len(data),
+                channels_for,
+                _Written(span.traceparent, parent, started, "ok"),
+            )
         return WrittenObject(bucket, key, len(data), etag, events)
 
     def _check_storable(self, bucket: str, key: str, target: Path) -> None:
@@ -219,6 +241,16 @@ def _inside(path: str, real_root: str, *, or_equal: bool = False) -> bool:
     return path.startswith(real_root + os.sep) or (or_equal and path == real_root)
 
 
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """The span of a write: its context, its parent's span id, when it began, outcome."""
+
+    traceparent: str | None
+    parent_span_id: str | None
+    started: float
+    outcome: str
+
+
 def _finish(
     connection: sqlite3.Connection,
     write_id: str,
@@ -227,15 +259,35 @@ def _finish(
     etag: str,
     size: int,
     channels_for: ChannelsFor,
+    written: _Written,
 ) -> int:
-    """Inside a transaction: drop the pending row and record the object-created events."""
+    """Inside a transaction: drop the pending row, record the span and the events."""
     deleted = connection.execute("DELETE FROM pending_writes WHERE id = ?", (write_id,)).rowcount
     if not deleted:
         return 0  # recovered by a runtime meanwhile: its events are recorded already
+    now = time.time()
+    # A write pending from before schema 2 has no context: it starts a trace here.
+    context = tracing.parse_traceparent(written.traceparent) or tracing.TraceContext.new_root()
+    traces.record(
+        connection,
+        [
+            (
+                context.trace_id,
+                context.span_id,
+                written.parent_span_id,
+                "",
+                "write",
+                f"{bucket}/{key}",
+                written.started,
+                max(0.0, now - written.started),
+                written.outcome,
+                None,
+            )
+        ],
+    )
     channels = channels_for(bucket, key)
     if not channels:
         return 0
-    now = time.time()
     event = ObjectEvent(
         id=write_id,
         source=f"/portway/local/buckets/{bucket}",
@@ -243,9 +295,16 @@ def _finish(
         key=key,
         size=size,
         etag=etag,
+        traceparent=context.traceparent,
     )
     body = OutgoingMessage(event.to_json().encode("utf-8"), CLOUDEVENT_JSON)
-    messages.enqueue(connection, [(c, body) for c in channels], now, message_id=write_id)
+    messages.enqueue(
+        connection,
+        [(c, body) for c in channels],
+        now,
+        message_id=write_id,
+        traceparent=context.traceparent,
+    )
     return len(channels)
 
 
@@ -262,10 +321,10 @@ def recover(
     """
     is_alive = alive or _process_alive
     rows = connection.execute(
-        "SELECT id, bucket, key, temp, etag, size, writer FROM pending_writes"
+        "SELECT id, bucket, key, temp, etag, size, writer, started, traceparent FROM pending_writes"
     ).fetchall()
     finished = undone = 0
-    for write_id, bucket, key, temp, etag, size, writer in rows:
+    for write_id, bucket, key, temp, etag, size, writer, started, traceparent in rows:
         if writer != os.getpid() and is_alive(writer):
             continue
         temporary = layout.temporary / temp
@@ -275,8 +334,10 @@ def recover(
                 connection.execute("DELETE FROM pending_writes WHERE id = ?", (write_id,))
             undone += 1
         else:
+            # The writer's own parent span id died with it: the span hangs from no parent.
+            written = _Written(traceparent, None, float(started), "recovered")
             with transaction(connection):
-                _finish(connection, write_id, bucket, key, etag, size, channels_for)
+                _finish(connection, write_id, bucket, key, etag, size, channels_for, written)
             finished += 1
     _sweep_orphans(layout, {row[3] for row in rows})
     return finished, undone

@@ -62,12 +62,13 @@ class Invocation:
     request: HttpRequest | None = None
     waiter: HttpWaiter | None = None
     started: float = 0.0  # monotonic time it reached the head of its worker's queue
+    span: str | None = None  # an HTTP request's own traceparent (deliveries carry theirs)
 
     def command(self) -> tuple[Any, ...]:
         """What the worker is sent (see :mod:`portway.local.worker`)."""
         if self.request is not None:
-            return ("http", self.number, self.function.name, self.request)
-        return ("invoke", self.number, self.function.name, self.deliveries)
+            return ("http", self.number, self.function.name, self.request, self.span)
+        return ("invoke", self.number, self.function.name, self.deliveries, None)
 
 
 @dataclass

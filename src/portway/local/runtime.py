@@ -16,6 +16,11 @@ runtime keep up with a plain SQLite loop. Each worker holds at most
 other processes (``portway send``, a handler's ``jobs.send()``) is noticed through
 SQLite's ``data_version`` within a millisecond or so, with no write.
 
+Tracing: every delivery leaves one span (:mod:`portway.local.traces`), written in the
+round's transaction with its acknowledgement or failure, so tracing adds rows, not
+commits. ``messages.claim`` picks each delivery's span id; the worker runs the handler
+under it and reports when it started.
+
 Stopping (Ctrl-C, SIGTERM, ``--for``, ``--until-idle``): no new claims; invocations not
 yet started are given back untouched; running ones get ``grace`` seconds to finish;
 after that their workers are stopped and their messages made visible again, the
@@ -25,6 +30,7 @@ attempt counted. A second Ctrl-C stops at once the same way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -33,13 +39,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
+from portway import tracing
 from portway.errors import ConfigError
 from portway.events import HttpRequest, HttpResponse
-from portway.local import messages, objects
+from portway.local import messages, objects, traces
 from portway.local.channels import Channel, channels_of
 from portway.local.claims import Claims
 from portway.local.database import StageLayout, connect, sync_mode, transaction
@@ -67,6 +74,44 @@ IDLE_AFTER = 2.0
 IDLE_CHECK_EVERY = 0.1
 
 _TRIGGER_LABELS = {"queue": "message", "topic": "message", "bucket": "object", "schedule": "tick"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A delivery whose attempt failed, and its span's timing (outcome not known yet)."""
+
+    delivery: Delivery
+    reason: str
+    channel: Channel
+    function: str
+    started: float
+    duration: float
+
+
+@dataclass(slots=True)
+class _Round:
+    """What one round of the loop collected from the workers, for its transaction."""
+
+    acks: list[Delivery] = field(default_factory=list)
+    failures: list[_Failed] = field(default_factory=list)
+    releases: list[Delivery] = field(default_factory=list)
+    spans: list[traces.SpanRow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.acks or self.failures or self.releases or self.spans)
+
+
+def _wall_clock(monotonic: float) -> float:
+    """The unix time of a ``time.monotonic()`` reading."""
+    return time.time() - (time.monotonic() - monotonic)
+
+
+def _subject(delivery: Delivery, channel: Channel) -> str:
+    if channel.kind == "bucket":
+        return traces.object_subject(delivery)
+    if channel.kind == "schedule":
+        return channel.source
+    return delivery.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +175,7 @@ class Runtime:
         )
         self.pool = WorkerPool(spec, self._worker_count())
         self.claims = Claims(self.channels, self.functions)
+        self.spans = traces.SpanRecorder()
         self._http: deque[tuple[Function, HttpRequest, HttpWaiter]] = deque()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
@@ -342,9 +388,7 @@ class Runtime:
         return ready
 
     def _step(self, connection: sqlite3.Connection, ready: list[Any]) -> None:
-        acks: list[Delivery] = []
-        failures: list[tuple[Delivery, str, Channel]] = []
-        releases: list[Delivery] = []
+        results = _Round()
         signalled = set(map(id, ready))
         for worker in self.pool.workers:
             if worker.gone or id(worker.pipe) not in signalled:
@@ -352,26 +396,44 @@ class Runtime:
             # Drain every answer already in the pipe: each poll() is a system call,
             # so only pipes that wait() reported are asked.
             with contextlib.suppress(EOFError, OSError):
-                self._on_message(worker, worker.pipe.recv(), acks, failures, releases)
+                self._on_message(worker, worker.pipe.recv(), results)
                 while worker.pipe.poll():
-                    self._on_message(worker, worker.pipe.recv(), acks, failures, releases)
-        replaced = self._replace_dead_workers(failures, releases)
+                    self._on_message(worker, worker.pipe.recv(), results)
+        replaced = self._replace_dead_workers(results)
         claims = self._claims_wanted(connection)
         schedules_due = (self.scheduler.next_due() or math.inf) <= time.time()
-        if not (acks or failures or releases or replaced or claims or schedules_due):
+        if not (results or replaced or claims or schedules_due):
             self._assign_http()
             return
         now = time.time()
         sent: list[tuple[Worker, Invocation]] = []
         with transaction(connection):
-            if acks:
-                messages.acknowledge(connection, acks)
-            for delivery, reason, channel in failures:
-                messages.fail(
-                    connection, delivery, reason, max_attempts=channel.max_attempts, now=now
+            if results.acks:
+                messages.acknowledge(connection, results.acks)
+            for failed in results.failures:
+                channel = failed.channel
+                dead = messages.fail(
+                    connection,
+                    failed.delivery,
+                    failed.reason,
+                    max_attempts=channel.max_attempts,
+                    now=now,
                 )
-            if releases:
-                messages.release(connection, releases, now)
+                results.spans.append(
+                    traces.delivery_span(
+                        failed.delivery,
+                        failed.function,
+                        channel.kind,
+                        _subject(failed.delivery, channel),
+                        failed.started,
+                        failed.duration,
+                        "dead-lettered" if dead else "failed",
+                        failed.reason,
+                    )
+                )
+            if results.releases:
+                messages.release(connection, results.releases, now)
+            self.spans.record(connection, results.spans)
             if schedules_due:
                 self.scheduler.fire_due(connection, now)
                 self.claims.wake_all()
@@ -383,7 +445,7 @@ class Runtime:
             objects.recover(connection, self.layout, self.dataplane._object_channels)
         for worker, invocation in sent:
             worker.send(invocation)
-        if acks or failures or sent:
+        if results.acks or results.failures or sent:
             self._last_work = time.monotonic()
 
     def _claims_wanted(self, connection: sqlite3.Connection) -> bool:
@@ -393,9 +455,7 @@ class Runtime:
             return False
         return bool(self.pool.free_slots(self._mean_seconds))
 
-    def _replace_dead_workers(
-        self, failures: list[tuple[Delivery, str, Channel]], releases: list[Delivery]
-    ) -> bool:
+    def _replace_dead_workers(self, results: _Round) -> bool:
         """Stop workers past their timeout; fail what dead ones held; start new ones."""
         now_mono = time.monotonic()
         replaced = False
@@ -413,7 +473,7 @@ class Runtime:
                 continue
             worker.process.join()
             reason = worker.killed_for or worker.death_reason()
-            self._fail_inflight(worker, reason, failures, releases)
+            self._fail_inflight(worker, reason, results)
             self.output.note(f"worker {worker.process.pid}: {reason}; starting a new one")
             if self._stopping_since is None:
                 self.pool.workers[index] = self.pool.spawn()
@@ -428,23 +488,19 @@ class Runtime:
         self,
         worker: Worker,
         message: tuple[Any, ...],
-        acks: list[Delivery] | None = None,
-        failures: list[tuple[Delivery, str, Channel]] | None = None,
-        releases: list[Delivery] | None = None,
+        results: _Round | None = None,
     ) -> None:
         if self.pool.on_startup_message(worker, message):
             return
         kind = message[0]
-        assert acks is not None
-        assert failures is not None
-        assert releases is not None
+        assert results is not None
         invocation = worker.finish_head()
         if kind == "skipped":
-            releases.extend(invocation.deliveries)
+            results.releases.extend(invocation.deliveries)
             if invocation.waiter is not None:
                 invocation.waiter.resolve(json_response(503, {"error": "the runtime is stopping"}))
             return
-        _, number, seconds, result = message
+        _, number, seconds, result, began = message
         assert number == invocation.number, "a worker answered out of order"
         self._invocations += 1
         self._mean_seconds += (seconds - self._mean_seconds) * 0.05
@@ -453,6 +509,8 @@ class Runtime:
             invocation.waiter.resolve(response)
             failed = 1 if response.status >= 500 else 0
             self._failed += failed
+            outcome = "failed" if failed else "ok"
+            results.spans.append(self._http_span(invocation, began, seconds, outcome))
             label = (
                 f"{invocation.request.method if invocation.request else ''} -> {response.status}"
             )
@@ -461,11 +519,20 @@ class Runtime:
         channel = invocation.channel
         assert channel is not None
         reasons = dict(result)
+        name = invocation.function.name
+        kind = channel.kind
+        spans = results.spans
         for delivery in invocation.deliveries:
             if delivery.seq in reasons:
-                failures.append((delivery, reasons[delivery.seq], channel))
+                results.failures.append(
+                    _Failed(delivery, reasons[delivery.seq], channel, name, began, seconds)
+                )
             else:
-                acks.append(delivery)
+                results.acks.append(delivery)
+                subject = delivery.id if kind in ("queue", "topic") else _subject(delivery, channel)
+                spans.append(
+                    traces.delivery_span(delivery, name, kind, subject, began, seconds, "ok")
+                )
         self._failed += 1 if reasons else 0
         first_reason = next(iter(reasons.values()), "")
         self.output.record(
@@ -483,8 +550,7 @@ class Runtime:
         self,
         worker: Worker,
         reason: str,
-        failures: list[tuple[Delivery, str, Channel]],
-        releases: list[Delivery],
+        results: _Round,
     ) -> None:
         """The worker is gone: its running invocation failed, the queued ones never ran."""
         for position, invocation in enumerate(worker.inflight):
@@ -492,13 +558,23 @@ class Runtime:
                 self._invocations += 1
                 self._failed += 1
                 self.output.record(Record(invocation.function.name, "worker", 1, 0.0, 1, reason))
-                if invocation.channel is not None:
-                    failures.extend((d, reason, invocation.channel) for d in invocation.deliveries)
+                began = _wall_clock(invocation.started)
+                seconds = max(0.0, time.monotonic() - invocation.started)
+                channel = invocation.channel
+                if channel is not None:
+                    name = invocation.function.name
+                    results.failures.extend(
+                        _Failed(d, reason, channel, name, began, seconds)
+                        for d in invocation.deliveries
+                    )
                 if invocation.waiter is not None:
                     status = 504 if reason.startswith("TimeoutError") else 502
                     invocation.waiter.resolve(json_response(status, {"error": reason}))
+                    results.spans.append(
+                        self._http_span(invocation, began, seconds, "failed", reason)
+                    )
             else:
-                releases.extend(invocation.deliveries)
+                results.releases.extend(invocation.deliveries)
                 if invocation.waiter is not None:
                     self._http.appendleft(
                         (invocation.function, invocation.request, invocation.waiter)  # type: ignore[arg-type]
@@ -519,6 +595,31 @@ class Runtime:
                     f"running (after a {self.options.grace:g}s grace period)"
                 )
                 messages.interrupt(connection, head.deliveries, reason, now)
+                began = _wall_clock(head.started)
+                seconds = max(0.0, time.monotonic() - head.started)
+                if head.channel is not None:
+                    kind = head.channel.kind
+                    self.spans.record(
+                        connection,
+                        [
+                            traces.delivery_span(
+                                d,
+                                head.function.name,
+                                kind,
+                                _subject(d, head.channel),
+                                began,
+                                seconds,
+                                "interrupted",
+                                reason,
+                            )
+                            for d in head.deliveries
+                        ],
+                    )
+                if head.waiter is not None:
+                    self.spans.record(
+                        connection,
+                        [self._http_span(head, began, seconds, "interrupted", reason)],
+                    )
                 for invocation in queued:
                     messages.release(connection, invocation.deliveries, now)
                 if head.waiter is not None:
@@ -562,12 +663,47 @@ class Runtime:
                 return
             function, request, waiter = self._http.popleft()
             worker = slots[0]
+            # A caller's traceparent header makes the request a hop of the caller's trace.
+            sent_with = tracing.valid_traceparent(request.headers.get("traceparent"))
+            if sent_with is not None:
+                request = dataclasses.replace(request, traceparent=sent_with)
             invocation = Invocation(
-                self.claims.next_number(), function, None, [], request=request, waiter=waiter
+                self.claims.next_number(),
+                function,
+                None,
+                [],
+                request=request,
+                waiter=waiter,
+                span=tracing.child_traceparent(sent_with),
             )
             worker.inflight.append(invocation)
             worker.send(invocation)
             self._last_work = time.monotonic()
+
+    @staticmethod
+    def _http_span(
+        invocation: Invocation,
+        began: float,
+        seconds: float,
+        outcome: str,
+        reason: str | None = None,
+    ) -> traces.SpanRow:
+        span = invocation.span or tracing.child_traceparent(None)
+        request = invocation.request
+        parent = request.traceparent if request is not None else None
+        subject = f"{request.method} {request.path}" if request is not None else ""
+        return (
+            span[3:35],
+            span[36:52],
+            parent[36:52] if parent else None,
+            invocation.function.name,
+            "http",
+            subject,
+            began,
+            seconds,
+            outcome,
+            reason,
+        )
 
     # -- idle --------------------------------------------------------------------------
 

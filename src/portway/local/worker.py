@@ -4,11 +4,13 @@ Started by the runtime with the ``spawn`` method (a fresh interpreter, as a clou
 function instance is), it talks to the runtime over one pipe:
 
 runtime -> worker
-    ``("invoke", number, function, deliveries)`` or ``("http", number, function,
-    request)``; ``("stop",)``.
+    ``("invoke", number, function, deliveries, None)`` or ``("http", number, function,
+    request, span)`` (``span``: the request's own ``traceparent``; a delivery carries
+    its own); ``("stop",)``.
 worker -> runtime
     ``("ready", pid)`` once the pipeline is imported, or ``("fatal", reason)``;
-    ``("done", number, seconds, failures, response)`` after each invocation;
+    ``("done", number, seconds, result, started)`` after each invocation (``result``:
+    the failures, or the HTTP response; ``started``: when it began, unix seconds);
     ``("skipped", number)`` for an invocation not started because the runtime is
     stopping.
 
@@ -71,25 +73,26 @@ def main(spec: WorkerSpec, pipe: Connection, stopping: StopFlag) -> None:
             return  # the runtime is gone
         if command[0] == "stop":
             return
-        kind, number, name, payload = command
+        kind, number, name, payload, span = command
         if stopping.is_set():
             pipe.send(("skipped", number))
             continue
         function = functions[name]
+        began = time.time()
         started = time.perf_counter()
         if memory is not None:
             memory.limit(function.memory)
         try:
             with _environment(function.environment):
                 if kind == "http":
-                    result: Any = run_request(function, payload, dataplane, wrapper)
+                    result: Any = run_request(function, payload, dataplane, wrapper, span)
                 else:
                     result = run_deliveries(function, payload, dataplane, wrapper)
         finally:
             if memory is not None:
                 memory.lift()
         elapsed = time.perf_counter() - started
-        pipe.send(("done", number, elapsed, result))
+        pipe.send(("done", number, elapsed, result, began))
 
 
 def _load(spec: WorkerSpec) -> tuple[dict[str, Any], Any, Any]:

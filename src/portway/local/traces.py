@@ -1,0 +1,233 @@
+"""Spans in the stage database: what each invocation did, within which trace.
+
+**Contract for readers** (the dashboard codes against exactly these names):
+
+* :func:`trace_of_message` ``(connection, message_id) -> str | None``: the trace id of a
+  message, waiting, dead-lettered or already delivered;
+* :func:`trace_of_object` ``(connection, bucket, key) -> str | None``: the trace of the
+  latest write of that object;
+* :func:`spans` ``(connection, trace_id) -> list[Span]``: every recorded span of the
+  trace, oldest first; ``parent_span_id`` links a span to the one that caused it;
+* :func:`recent_traces` ``(connection, limit=50) -> list[TraceSummary]``: the traces
+  with the newest spans first.
+
+What a span is (one row of the ``spans`` table):
+
+==========  =====================================================================
+trigger     ``queue``, ``topic``, ``bucket``, ``schedule``: one delivery of one
+            message to a function (a batch of 10 is 10 spans, one per message, each
+            in its message's trace, sharing the invocation's timing); ``http``: one
+            request; ``write``: one object write (``function`` is ``""``)
+subject     the message id (queue, topic), ``bucket/key`` (bucket, write), the
+            schedule expression, or ``METHOD /path`` (http)
+outcome     ``ok``, ``failed`` (retried later), ``dead-lettered`` (that was the last
+            attempt), ``interrupted`` (the runtime stopped), ``recovered`` (a write
+            finished by recovery after its writer died)
+reason      why it failed (the dead letter's reason), else ``None``
+==========  =====================================================================
+
+A span's parent may be missing from the trace: a message sent by ``portway send`` or a
+script names its sender as the parent, and no span is recorded for the sender (sends
+are the hot path; object writes, which are not, do record a ``write`` span). A reader
+treats a span whose parent is not in the trace as a root.
+
+Recording: the runtime writes the spans of a round's results in the same transaction
+as their acknowledgements (no extra commit), and object writes in the transaction that
+records their events. Retention keeps the newest :data:`MAX_SPANS` spans: every
+:data:`TRIM_EVERY` spans the recorder deletes the older ones, by rowid range.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from portway.local.messages import Delivery
+
+MAX_SPANS = 100_000
+TRIM_EVERY = 1_000
+# How far back recent_traces looks for traces (newest spans first).
+RECENT_WINDOW = 5_000
+
+# One row of the spans table, in column order (see database.py).
+SpanRow = tuple[str, str, str | None, str, str, str, float, float, str, str | None]
+
+_INSERT = (
+    "INSERT INTO spans (trace_id, span_id, parent_span_id, function, trigger, subject, "
+    "started, duration, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COLUMNS = (
+    "trace_id, span_id, parent_span_id, function, trigger, subject, started, duration, "
+    "outcome, reason"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One recorded invocation (per message) or object write. Times are unix seconds."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    function: str
+    trigger: str
+    subject: str
+    started: float
+    duration: float
+    outcome: str
+    reason: str | None
+
+    @property
+    def ended(self) -> float:
+        return self.started + self.duration
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome not in ("ok", "recovered")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """One trace at a glance: where it started, how many hops, whether any failed."""
+
+    trace_id: str
+    root_subject: str
+    root_function: str
+    started: float
+    ended: float
+    span_count: int
+    failed: bool
+
+
+def delivery_span(
+    delivery: Delivery,
+    function: str,
+    trigger: str,
+    subject: str,
+    started: float,
+    duration: float,
+    outcome: str,
+    reason: str | None = None,
+) -> SpanRow:
+    """The span row of one delivery (its ids come from ``delivery.span``)."""
+    span = delivery.span
+    parent = delivery.traceparent
+    return (
+        span[3:35],
+        span[36:52],
+        parent[36:52] if parent else None,
+        function,
+        trigger,
+        subject,
+        started,
+        duration,
+        outcome,
+        reason,
+    )
+
+
+def object_subject(delivery: Delivery) -> str:
+    """``bucket/key`` of an object-created delivery (its id if the body is unreadable)."""
+    try:
+        data = json.loads(delivery.body)["data"]
+        return f"{data['bucket']}/{data['key']}"
+    except (ValueError, KeyError, TypeError):
+        return delivery.id
+
+
+def record(connection: sqlite3.Connection, rows: Iterable[SpanRow]) -> None:
+    """Inside a transaction: insert span rows."""
+    connection.executemany(_INSERT, rows)
+
+
+def trim(connection: sqlite3.Connection, keep: int | None = None) -> int:
+    """Inside a transaction: delete all but the newest ``keep`` spans; return how many."""
+    limit = MAX_SPANS if keep is None else keep
+    cursor = connection.execute(
+        "DELETE FROM spans WHERE seq <= (SELECT max(seq) FROM spans) - ?", (limit,)
+    )
+    return cursor.rowcount
+
+
+class SpanRecorder:
+    """The runtime's recorder: inserts spans and trims every :data:`TRIM_EVERY`."""
+
+    def __init__(self) -> None:
+        self._since_trim = 0
+
+    def record(self, connection: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
+        """Inside the caller's transaction."""
+        if not rows:
+            return
+        connection.executemany(_INSERT, rows)
+        self._since_trim += len(rows)
+        if self._since_trim >= TRIM_EVERY:
+            self._since_trim = 0
+            trim(connection)
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def trace_of_message(connection: sqlite3.Connection, message_id: str) -> str | None:
+    """The trace id of message ``message_id`` (waiting, dead-lettered or delivered)."""
+    for table in ("messages", "dead_letters"):
+        row = connection.execute(
+            f"SELECT traceparent FROM {table} WHERE id = ? AND traceparent IS NOT NULL LIMIT 1",
+            (message_id,),
+        ).fetchone()
+        if row is not None:
+            return str(row[0])[3:35]
+    row = connection.execute(
+        "SELECT trace_id FROM spans WHERE subject = ? ORDER BY seq DESC LIMIT 1", (message_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def trace_of_object(connection: sqlite3.Connection, bucket: str, key: str) -> str | None:
+    """The trace id of the latest recorded write of ``key`` in ``bucket``."""
+    row = connection.execute(
+        "SELECT trace_id FROM spans WHERE subject = ? ORDER BY seq DESC LIMIT 1",
+        (f"{bucket}/{key}",),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def spans(connection: sqlite3.Connection, trace_id: str) -> list[Span]:
+    """Every recorded span of ``trace_id``, oldest first."""
+    rows = connection.execute(
+        f"SELECT {_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY started, seq",
+        (trace_id,),
+    ).fetchall()
+    return [Span(*row) for row in rows]
+
+
+def recent_traces(connection: sqlite3.Connection, limit: int = 50) -> list[TraceSummary]:
+    """The ``limit`` traces with the newest spans (among the latest spans), newest first."""
+    ids = [
+        str(row[0])
+        for row in connection.execute(
+            "SELECT trace_id FROM (SELECT trace_id, seq FROM spans ORDER BY seq DESC LIMIT ?) "
+            "GROUP BY trace_id ORDER BY max(seq) DESC LIMIT ?",
+            (RECENT_WINDOW, limit),
+        )
+    ]
+    return [summarise(trace_id, spans(connection, trace_id)) for trace_id in ids]
+
+
+def summarise(trace_id: str, trace: Sequence[Span]) -> TraceSummary:
+    """A :class:`TraceSummary` of a trace's spans (oldest first)."""
+    known = {span.span_id for span in trace}
+    roots = [s for s in trace if s.parent_span_id is None or s.parent_span_id not in known]
+    root = roots[0] if roots else trace[0]
+    return TraceSummary(
+        trace_id=trace_id,
+        root_subject=root.subject,
+        root_function=root.function,
+        started=min(s.started for s in trace),
+        ended=max(s.ended for s in trace),
+        span_count=len(trace),
+        failed=any(s.failed for s in trace),
+    )
