@@ -36,6 +36,15 @@ demo: sync
 	@echo "What arrived in lake (GET /status):"
 	cd $(EXAMPLE) && ../../$(BIN)/portway invoke status
 
+# The example with the live dashboard (`portway run --ui`) for two minutes: it prints
+# the dashboard's URL (with its per-run token) at start; open it in a browser.
+.PHONY: demo-ui
+demo-ui: sync
+	rm -rf $(EXAMPLE)/.portway/dev
+	cd $(EXAMPLE) && for file in samples/*.csv; do \
+		../../$(BIN)/portway put landing "$$(basename $$file)" "$$file"; done
+	cd $(EXAMPLE) && ../../$(BIN)/portway run --ui --for 120
+
 test: sync lint docs browser
 	$(BIN)/python -m pytest
 

@@ -114,7 +114,8 @@ def raw_loop(count: int, batch: int) -> float:
 class RunningPipeline:
     """The benchmark pipeline under ``portway run``, in a child process."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_args: tuple[str, ...] = ()) -> None:
+        self.extra_args = extra_args  # more `portway run` options (--ui)
         self.root = Path(tempfile.mkdtemp(prefix="portway-bench-"))
         (self.root / "pipeline.py").write_text(textwrap.dedent(PIPELINE), encoding="utf-8")
         (self.root / "portway.toml").write_text(CONFIG, encoding="utf-8")
@@ -122,12 +123,11 @@ class RunningPipeline:
 
     def __enter__(self) -> RunningPipeline:
         info = self.root / "state" / "runtime.json"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "portway", "run", "--stage", "bench", "--quiet"],
-            cwd=self.root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        command = [sys.executable, "-m", "portway", "run", "--stage", "bench", "--quiet"]
+        with (self.root / "run.log").open("wb") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [*command, *self.extra_args], cwd=self.root, stdout=log, stderr=subprocess.PIPE
+            )
         deadline = time.monotonic() + 60
         while not info.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:

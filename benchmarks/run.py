@@ -16,6 +16,10 @@ Figures:
   loop, batch 1 and 10, and object-write -> handler-start latency (see
   ``benchmarks/local_runtime.py``).
 
+* ``dashboard``: ``portway run --ui`` with a page connected (reading the live figures)
+  against ``portway run`` without it, side by side, batch 1 (target ratio >= 0.9; see
+  ``benchmarks/dashboard.py``).
+
 * ``aws``: on a moto server started for the run, the AWS data plane against raw boto3
   calls, the handler shim's import against a bare interpreter, and the read calls of a
   plan and the mutating calls of a no-op redeploy for 10 and 100 functions (see
@@ -112,6 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from aws import aws_figures
+    from dashboard import dashboard_cost
     from local_runtime import local_runtime
 
     sizes = tuple(int(size) for size in args.plan_sizes.split(","))
@@ -119,6 +124,7 @@ def main() -> None:
         "python": sys.version.split()[0],
         "import": import_cost(args.runs),
         "local_runtime": local_runtime(args.messages, args.objects),
+        "dashboard": dashboard_cost(args.messages),
         "aws": aws_figures(calls=args.aws_calls, import_runs=args.runs, plan_sizes=sizes),
     }
     if args.json:

@@ -41,6 +41,10 @@ def test_benchmark_prints_its_ratios_as_json() -> None:
     assert local["ratio_batch10"] > 0
     assert local["object_events"] == 10
     assert 0 < local["object_write_to_handler_p50_ms"] <= local["object_write_to_handler_p99_ms"]
+    dashboard = results["dashboard"]
+    assert dashboard["without_ui_batch1_per_s"] > 0
+    assert dashboard["with_ui_and_page_batch1_per_s"] > 0
+    assert dashboard["ratio_with_ui_to_without"] > 0
     aws = results["aws"]
     assert aws["data_plane"]["ratio_queue_send"] > 0
     assert aws["handler_import"]["ratio_handler_to_bare"] > 0
