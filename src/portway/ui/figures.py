@@ -36,6 +36,9 @@ WINDOW = 1000
 # A bucket walk that took t seconds is not repeated for WALK_SPACING * t seconds.
 WALK_SPACING = 20.0
 MIN_WALK_INTERVAL = 1.0
+# File times come from the kernel's coarse clock (a tick behind time.time()): a file
+# written just after the run started may carry a time just before it.
+MTIME_SLACK = 0.05
 
 
 @dataclass
@@ -158,6 +161,8 @@ class Figures:
                 "p95_ms": round(_percentile(ordered, 0.95) * 1000, 2),
                 "running": sum(c["in_flight"] for c in own),
                 "waiting": sum(c["waiting"] for c in own),
+                # A queue's dead letters are drawn on its dead-letter queue's node.
+                "dead_letters": sum(c["dead_letters"] for c in own if c["kind"] != "queue"),
             }
         return figures
 
@@ -165,7 +170,9 @@ class Figures:
         now = time.monotonic()
         interval = max(MIN_WALK_INTERVAL, counts.walk_seconds * WALK_SPACING)
         if now - counts.walked_at >= interval:
-            counts.objects, counts.written = _count_files(self.layout.bucket(name), self.started)
+            counts.objects, counts.written = _count_files(
+                self.layout.bucket(name), self.started - MTIME_SLACK
+            )
             counts.walked_at = time.monotonic()
             counts.walk_seconds = counts.walked_at - now
         return {"objects": counts.objects, "written": counts.written}
@@ -227,6 +234,8 @@ def node_figures(
             badges.append(_badge(f"{figures['failures']:,} failed", "bad"))
         if figures["running"]:
             badges.append(_badge(f"{figures['running']:,} running", "info"))
+        if figures["dead_letters"]:
+            badges.append(_badge(f"{figures['dead_letters']:,} dead", "bad"))
         tooltip = (
             f"{name}: {figures['invocations']:,} invocations, {figures['failures']:,} failed; "
             f"p50 {_milliseconds(figures['p50_ms'])}, p95 {_milliseconds(figures['p95_ms'])}; "
