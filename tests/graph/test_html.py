@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from portway.cli.main import app
 from portway.graph import render_html
+from portway.graph.html import embed_json
+from portway.ui import static_asset
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
@@ -198,18 +200,55 @@ def test_a_browser_shows_a_hostile_name_as_text(tmp_path: Path, chromium: list[s
     assert len(re.findall(r'class="pw-node ', dom)) == 2
 
 
-@pytest.mark.skipif(
-    os.environ.get("PORTWAY_UPDATE_SCREENSHOT") != "1",
-    reason="set PORTWAY_UPDATE_SCREENSHOT=1 to redraw docs/images/graph-example.png",
-)
-def test_redraw_the_docs_screenshot(example_dir: Path, tmp_path: Path, chromium: list[str]) -> None:
-    target, _ = _example_page(example_dir, tmp_path)
-    image = REPO / "docs/images/graph-example.png"
-    image.parent.mkdir(exist_ok=True)
-    subprocess.run(
-        [*chromium, "--window-size=1400,900", f"--screenshot={image}", target.as_uri()],
-        capture_output=True,
-        timeout=120,
-        check=True,
+def _page_driving_the_view(graph: dict[str, Any], script: str) -> str:
+    """A bare page (no CSP) that draws ``graph`` and then runs ``script`` with ``view``."""
+    bundle = static_asset("portway-graph.js")
+    data = embed_json(graph)
+    return (
+        f"<!doctype html><html><head><style>{static_asset('portway-graph.css')}</style></head>"
+        f'<body><div id="view" style="width:900px;height:600px"></div>'
+        f'<script type="application/json" id="data">{data}</script><script>{bundle}</script>'
+        "<script>const view = PortwayGraph.render(document.getElementById('view'), "
+        f"JSON.parse(document.getElementById('data').textContent));\n{script}</script>"
+        "</body></html>"
     )
-    assert image.read_bytes().startswith(b"\x89PNG")
+
+
+def test_figures_become_badges_under_their_nodes(tmp_path: Path, chromium: list[str]) -> None:
+    target = tmp_path / "figures.html"
+    # In JS source inside <script>, the name must be escaped too (an alert would hang chromium).
+    hostile = json.dumps(HOSTILE).replace("<", "\\u003c")
+    script = f"""
+        view.setFigures({{"function:f": {{badges: [{{text: "1/s", tone: "ok"}}]}}}});
+        view.setFigures({{
+          "function:f": {{badges: [{{text: "12/s", tone: "ok"}}, {{text: "2 failed", tone: "bad"}}],
+                         tooltip: "last error: boom"}},
+          ["bucket:" + {hostile}]: {{badges: [{{text: {hostile}, tone: "nonsense"}}]}},
+          "function:missing": {{badges: [{{text: "ignored", tone: "ok"}}]}},
+        }});
+        view.onSelect((id) => {{ document.body.dataset.selected = id; }});
+        view.select("function:f");
+    """
+    target.write_text(_page_driving_the_view(_hostile_graph(), script), encoding="utf-8")
+    dom = _dump_dom(chromium, target)
+    badges = re.findall(r'<g class="pw-badge pw-tone-(\w+)"[^>]*>.*?<text[^>]*>(.*?)</text>', dom)
+    assert badges == [
+        ("info", "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("ok", "12/s"),
+        ("bad", "2 failed"),
+    ]
+    assert "ignored" not in dom.split("<script")[0]
+    assert re.search(
+        r'class="pw-node pw-kind-function pw-alert pw-selected"[^>]*data-node-id="function:f"', dom
+    )
+    assert "last error: boom" in dom
+    assert 'data-selected="function:f"' in dom
+
+
+def test_an_empty_pipeline_draws_an_empty_view(tmp_path: Path, chromium: list[str]) -> None:
+    target = tmp_path / "empty.html"
+    empty = {"schema": "portway.graph/1", "pipeline": "empty", "nodes": [], "edges": []}
+    target.write_text(render_html(empty, title="empty"), encoding="utf-8")
+    dom = _dump_dom(chromium, target)
+    assert '<svg class="pw-graph"' in dom
+    assert "data-node-id" not in dom.split("<script")[0]

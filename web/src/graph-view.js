@@ -265,7 +265,10 @@ function render(container, graphJson, options = {}) {
   };
   const fit = () => {
     const [width, height] = size();
-    const k = Math.min((width - 16) / graphWidth, (height - 16) / graphHeight, 1.25);
+    const k =
+      graphWidth > 0 && graphHeight > 0
+        ? Math.max(0.15, Math.min((width - 16) / graphWidth, (height - 16) / graphHeight, 1.25))
+        : 1;
     view = { k, x: (width - graphWidth * k) / 2, y: (height - graphHeight * k) / 2 };
     moved = false;
     apply();
