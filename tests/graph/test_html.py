@@ -105,6 +105,15 @@ def test_a_hostile_name_cannot_end_the_script_element() -> None:
     assert _embedded(page) == _hostile_graph()
 
 
+def test_the_page_is_ascii_whatever_the_names() -> None:
+    graph = _hostile_graph()
+    graph["nodes"][1]["label"] = "f\u00e9\u2028\u2192"
+    page = render_html(graph, title="caf\u00e9")
+    assert page.isascii()
+    assert "<title>caf&#233;</title>" in page
+    assert _embedded(page) == graph
+
+
 def test_the_title_is_escaped() -> None:
     page = render_html(_hostile_graph(), title=HOSTILE)
     assert "<title>&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>" in page

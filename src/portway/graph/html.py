@@ -63,7 +63,9 @@ def _inline(text: str, tag: str) -> str:
 
 def embed_json(document: dict[str, Any]) -> str:
     """``document`` as JSON that is safe inside ``<script type="application/json">``."""
-    return json.dumps(document, ensure_ascii=False, indent=1).translate(_JSON_ESCAPES)
+    # ASCII only (json's default): with the ASCII bundle and title, the whole page is
+    # ASCII, so `portway graph --format html` survives any console encoding on stdout.
+    return json.dumps(document, indent=1).translate(_JSON_ESCAPES)
 
 
 def render_html(graph_json: dict[str, Any], *, title: str) -> str:
@@ -83,7 +85,7 @@ def render_html(graph_json: dict[str, Any], *, title: str) -> str:
             "form-action 'none'",
         ]
     )
-    heading = html.escape(title)
+    heading = html.escape(title).encode("ascii", "xmlcharrefreplace").decode("ascii")
     return (
         "<!doctype html>\n"
         '<html lang="en">\n'
