@@ -101,6 +101,11 @@ def valid_traceparent(text: object) -> str | None:
     return None if context is None else context.traceparent
 
 
+def root_traceparent() -> str:
+    """The ``traceparent`` of the first span of a new trace (what a script's send carries)."""
+    return f"00-{new_trace_id()}-{new_span_id()}-01"
+
+
 def child_traceparent(parent: str | None) -> str:
     """The ``traceparent`` of a new span under ``parent`` (a valid value), or a new root.
 
@@ -109,7 +114,7 @@ def child_traceparent(parent: str | None) -> str:
     does this for every delivery.
     """
     if parent is None:
-        return TraceContext.new_root().traceparent
+        return root_traceparent()
     return f"{parent[:36]}{new_span_id()}{parent[52:]}"
 
 

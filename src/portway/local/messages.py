@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from portway.payload import OutgoingMessage
-from portway.tracing import TraceContext, child_traceparent
+from portway.tracing import child_traceparent, root_traceparent
 
 # Why a message with no recorded error was dead-lettered or retried.
 LOST_DELIVERY = "DeliveryLost: the runtime stopped while the delivery was in flight"
@@ -124,7 +124,7 @@ def enqueue(
                 _attributes_json(message.attributes),
                 now,
                 now,
-                traceparent if traceparent is not None else TraceContext.new_root().traceparent,
+                traceparent if traceparent is not None else root_traceparent(),
             )
         )
     connection.executemany(

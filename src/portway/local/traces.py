@@ -31,6 +31,12 @@ script names its sender as the parent, and no span is recorded for the sender (s
 are the hot path; object writes, which are not, do record a ``write`` span). A reader
 treats a span whose parent is not in the trace as a root.
 
+Reading costs a scan: the table has no index on ``trace_id`` nor on message ids, as
+those random keys' indexes would cost the runtime a third of its throughput (each span
+would dirty an index page in every commit); a scan of :data:`MAX_SPANS` rows takes a
+few milliseconds, which a click in the dashboard does not notice. Object writes'
+subjects are indexed (writes are rare), so :func:`trace_of_object` is a lookup.
+
 Recording: the runtime writes the spans of a round's results in the same transaction
 as their acknowledgements (no extra commit), and object writes in the transaction that
 records their events. Retention keeps the newest :data:`MAX_SPANS` spans: every
@@ -189,7 +195,8 @@ def trace_of_message(connection: sqlite3.Connection, message_id: str) -> str | N
 def trace_of_object(connection: sqlite3.Connection, bucket: str, key: str) -> str | None:
     """The trace id of the latest recorded write of ``key`` in ``bucket``."""
     row = connection.execute(
-        "SELECT trace_id FROM spans WHERE subject = ? ORDER BY seq DESC LIMIT 1",
+        "SELECT trace_id FROM spans WHERE subject = ? AND trigger = 'write' "
+        "ORDER BY seq DESC LIMIT 1",
         (f"{bucket}/{key}",),
     ).fetchone()
     return None if row is None else str(row[0])
@@ -214,7 +221,18 @@ def recent_traces(connection: sqlite3.Connection, limit: int = 50) -> list[Trace
             (RECENT_WINDOW, limit),
         )
     ]
-    return [summarise(trace_id, spans(connection, trace_id)) for trace_id in ids]
+    if not ids:
+        return []
+    # One scan for every trace's spans, rather than one scan per trace.
+    marks = ",".join("?" * len(ids))
+    rows = connection.execute(
+        f"SELECT {_COLUMNS} FROM spans WHERE trace_id IN ({marks}) ORDER BY started, seq",
+        ids,
+    ).fetchall()
+    by_trace: dict[str, list[Span]] = {trace_id: [] for trace_id in ids}
+    for row in rows:
+        by_trace[row[0]].append(Span(*row))
+    return [summarise(trace_id, by_trace[trace_id]) for trace_id in ids]
 
 
 def summarise(trace_id: str, trace: Sequence[Span]) -> TraceSummary:
