@@ -162,6 +162,22 @@ def test_module_with_a_syntax_error_names_the_file_and_line(tmp_path):
     assert "broken.py, line 1" in message
 
 
+def test_a_syntax_error_is_one_clear_line_when_run_from_the_project_folder(
+    tmp_path, monkeypatch
+):
+    # From the project folder (as `portway run` is), importlib's frozen frames named
+    # '<frozen ...>' resolve under it: they must not be taken for the project's files.
+    monkeypatch.chdir(tmp_path)
+    write_module(tmp_path, "early", '"""doc"""\nx = 1\nfrom __future__ import annotations\n')
+
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline("early:app", tmp_path)
+
+    message = one_line(caught)
+    assert "SyntaxError: from __future__ imports must occur at the beginning" in message
+    assert "early.py, line 3" in message
+
+
 def test_module_raising_inside_a_library_call_names_the_modules_line(tmp_path):
     write_module(
         tmp_path,

@@ -55,9 +55,16 @@ def _where(error: BaseException, root: Path) -> str:
     where the user can act, even when the error was raised inside a library.
     """
     frames = traceback.extract_tb(error.__traceback__)
-    own = [f for f in frames if Path(f.filename).resolve().is_relative_to(root)]
+    # Only real files count: '<frozen importlib._bootstrap>' would resolve under the
+    # current folder (the project's) without being in it.
+    own = [
+        (resolved, f.lineno)
+        for f in frames
+        if Path(f.filename).is_absolute()
+        and (resolved := Path(f.filename).resolve()).is_relative_to(root.resolve())
+    ]
     location = ""
     if own:
-        frame = own[-1]
-        location = f" ({Path(frame.filename).relative_to(root)}, line {frame.lineno})"
+        path, line = own[-1]
+        location = f" ({path.relative_to(root.resolve())}, line {line})"
     return f"{type(error).__name__}: {error}{location}"
