@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from portway import Message, Pipeline, tracing
 from portway.local import messages, traces
 from portway.local.database import SCHEMA_VERSION, StageLayout, connect, transaction
+from portway.local.invoke import run_deliveries
 from portway.payload import OutgoingMessage
-from portway.tracing import TraceContext, parse_traceparent
+from portway.tracing import TraceContext, child_traceparent, parse_traceparent
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lake-to-warehouse"
 
@@ -205,3 +209,84 @@ def test_a_version_1_database_is_migrated_in_place_and_its_messages_delivered(
     assert trace_id is not None
     assert [s.parent_span_id for s in traces.spans(connection, trace_id)] == [None]
     connection.close()
+
+
+HTTP = """
+from portway import HttpRequest, Pipeline, tracing
+
+app = Pipeline("trace-test")
+jobs = app.queue("jobs")
+
+@app.http("POST", "/orders", uses=[jobs.send()])
+def orders(req: HttpRequest) -> dict:
+    jobs.send("order")
+    return {"sent_with": req.traceparent, "trace": tracing.current().trace_id}
+"""
+
+
+def test_an_http_request_with_a_traceparent_header_joins_the_callers_trace(
+    local_run, wait_until
+) -> None:
+    run = local_run(HTTP).start("--port", "0")
+    caller = TraceContext.new_root()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{run.port}/orders",
+        method="POST",
+        data=b"",
+        headers={"traceparent": caller.traceparent},
+    )
+    with urllib.request.urlopen(request, timeout=20) as response:
+        answer = json.loads(response.read())
+    assert answer == {"sent_with": caller.traceparent, "trace": caller.trace_id}
+
+    def recorded() -> list[traces.Span]:
+        connection = _open(run.root)
+        try:
+            return traces.spans(connection, caller.trace_id)
+        finally:
+            connection.close()
+
+    wait_until(recorded, 20, "the request's span")
+    [span] = recorded()
+    assert (span.function, span.trigger, span.subject) == ("orders", "http", "POST /orders")
+    assert span.parent_span_id == caller.span_id
+    assert span.outcome == "ok"
+    connection = _open(run.root)
+    [waiting] = connection.execute("SELECT traceparent FROM messages").fetchall()
+    connection.close()
+    assert waiting[0] == f"00-{caller.trace_id}-{span.span_id}-01"  # sent under its span
+
+
+def _delivery(seq: int, traceparent: str) -> messages.Delivery:
+    return messages.Delivery(
+        seq, f"m{seq}", "queue/jobs", b"{}", "application/json", "{}", 1.0, 1, "lease",
+        traceparent, child_traceparent(traceparent),
+    )  # fmt: skip
+
+
+def test_a_batch_handler_runs_under_its_first_messages_span() -> None:
+    app = Pipeline("trace-test")
+    jobs = app.queue("jobs")
+    seen: list[TraceContext | None] = []
+
+    @app.on_message(jobs, batch_size=10)
+    def batched(batch: list[Message]) -> None:
+        seen.append(tracing.current())
+
+    deliveries = [_delivery(n, TraceContext.new_root().traceparent) for n in range(3)]
+    assert run_deliveries(app.functions["batched"], deliveries, dataplane=None) == []  # type: ignore[arg-type]
+    assert seen == [parse_traceparent(deliveries[0].span)]
+
+
+def test_a_single_message_handler_runs_under_each_messages_span_in_turn() -> None:
+    app = Pipeline("trace-test")
+    jobs = app.queue("jobs")
+    seen: list[TraceContext | None] = []
+
+    @app.on_message(jobs, batch_size=10)
+    def single(msg: Message) -> None:
+        seen.append(tracing.current())
+
+    deliveries = [_delivery(n, TraceContext.new_root().traceparent) for n in range(3)]
+    assert run_deliveries(app.functions["single"], deliveries, dataplane=None) == []  # type: ignore[arg-type]
+    assert seen == [parse_traceparent(d.span) for d in deliveries]
