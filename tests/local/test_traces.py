@@ -16,6 +16,7 @@ from portway import Message, Pipeline, tracing
 from portway.local import messages, traces
 from portway.local.database import SCHEMA_VERSION, StageLayout, connect, transaction
 from portway.local.invoke import run_deliveries
+from portway.local.objects import Buckets, recover
 from portway.payload import OutgoingMessage
 from portway.tracing import TraceContext, child_traceparent, parse_traceparent
 
@@ -290,3 +291,39 @@ def test_a_single_message_handler_runs_under_each_messages_span_in_turn() -> Non
     deliveries = [_delivery(n, TraceContext.new_root().traceparent) for n in range(3)]
     assert run_deliveries(app.functions["single"], deliveries, dataplane=None) == []  # type: ignore[arg-type]
     assert seen == [parse_traceparent(d.span) for d in deliveries]
+
+
+def _no_channels(bucket: str, key: str) -> list[str]:
+    return []
+
+
+def test_an_object_written_inside_an_invocation_is_a_child_of_its_span(
+    db: sqlite3.Connection, layout: StageLayout
+) -> None:
+    invocation = TraceContext.new_root()
+    with tracing.activate(invocation):
+        Buckets(layout).write(db, "lake", "clean/a.jsonl", b"{}\n", _no_channels)
+    trace_id = traces.trace_of_object(db, "lake", "clean/a.jsonl")
+    assert trace_id == invocation.trace_id
+    [write] = traces.spans(db, trace_id)
+    assert (write.function, write.trigger, write.subject) == ("", "write", "lake/clean/a.jsonl")
+    assert write.parent_span_id == invocation.span_id
+
+
+def test_a_write_finished_by_recovery_keeps_its_trace_and_says_so(
+    db: sqlite3.Connection, layout: StageLayout
+) -> None:
+    context = TraceContext.new_root()
+    target = layout.bucket("landing") / "a.csv"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"data")
+    with transaction(db):
+        db.execute(
+            "INSERT INTO pending_writes (id, bucket, key, temp, etag, size, writer, started, "
+            "traceparent) VALUES ('w1', 'landing', 'a.csv', 'w1.part', 'e', 4, -1, 1.0, ?)",
+            (context.traceparent,),
+        )
+    assert recover(db, layout, _no_channels, alive=lambda pid: False) == (1, 0)
+    assert traces.trace_of_object(db, "landing", "a.csv") == context.trace_id
+    [write] = traces.spans(db, context.trace_id)
+    assert (write.span_id, write.outcome) == (context.span_id, "recovered")
