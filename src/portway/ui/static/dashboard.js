@@ -6,7 +6,15 @@
 
   const BASE = "/_portway";
   const TOKEN = new URLSearchParams(window.location.search).get("token") || "";
-  const state = { graph: null, view: null, selected: null, snapshot: null, dlqLoaded: false };
+  const state = {
+    graph: null,
+    view: null,
+    selected: null,
+    snapshot: null,
+    dlqLoaded: false,
+    tab: "graph",
+    deadCount: null,
+  };
 
   // -- small DOM helpers (text only, never HTML) -------------------------------------------
 
@@ -47,6 +55,7 @@
   // -- tabs -----------------------------------------------------------------------------------
 
   function showTab(name) {
+    state.tab = name;
     for (const button of document.querySelectorAll("[data-tab]")) {
       button.setAttribute("aria-selected", String(button.dataset.tab === name));
     }
@@ -118,6 +127,12 @@
       let dead = 0;
       for (const channel of Object.values(snapshot.channels)) dead += channel.dead_letters;
       document.getElementById("dlq-count").textContent = dead ? String(dead) : "";
+      // A dead letter arrived or left while the list is shown: show it (live, like the rest).
+      if (dead !== state.deadCount) {
+        const known = state.deadCount !== null;
+        state.deadCount = dead;
+        if (known && state.tab === "dlq") loadDeadLetters();
+      }
       renderPanel();
     });
   }
