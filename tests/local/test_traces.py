@@ -112,15 +112,14 @@ def test_a_failing_message_leaves_failed_spans_then_a_dead_lettered_one(
     [letter] = messages.dead_letters(connection)
     trace_id = traces.trace_of_message(connection, letter.id)
     assert trace_id is not None
-    assert letter.traceparent is not None
-    assert letter.traceparent[3:35] == trace_id
+    assert letter.traceparent is None  # portway send: untraced, the trace comes from its id
     trace = traces.spans(connection, trace_id)
     failed = ("work", "failed", "ValueError: bad row 3")
     dead = ("work", "dead-lettered", "ValueError: bad row 3")
     assert [(s.function, s.outcome, s.reason) for s in trace] == [failed] * 4 + [dead]
-    # Both attempts hang from the sender (portway send, which records no span).
-    assert {s.parent_span_id for s in trace} == {letter.traceparent[36:52]}
-    assert run.read("work") == [letter.traceparent] * 5  # the event exposes what it was sent with
+    # Every attempt is a root of the one trace: portway send records no span.
+    assert {s.parent_span_id for s in trace} == {None}
+    assert run.read("work") == [""] * 5  # the event was sent with no traceparent
     assert traces.recent_traces(connection)[0].failed
     connection.close()
 
@@ -130,6 +129,22 @@ def test_messages_sent_outside_an_invocation_start_one_trace_each(db: sqlite3.Co
     with transaction(db):
         first, second = messages.enqueue(db, [("queue/a", body), ("queue/a", body)], 1.0)
     assert traces.trace_of_message(db, first) != traces.trace_of_message(db, second)
+
+
+def test_every_copy_of_an_untraced_publish_is_delivered_in_one_trace(
+    db: sqlite3.Connection,
+) -> None:
+    body = OutgoingMessage(b"x", "text/plain")
+    with transaction(db):
+        messages.enqueue(db, [("topic/t/f", body), ("topic/t/g", body)], 1.0, message_id="m1")
+        [first] = messages.claim(
+            db, "topic/t/f", limit=1, visibility_timeout=30, max_attempts=3, now=2.0
+        )
+        [second] = messages.claim(
+            db, "topic/t/g", limit=1, visibility_timeout=30, max_attempts=3, now=2.0
+        )
+    assert first.span[3:35] == second.span[3:35] == traces.trace_of_message(db, "m1")
+    assert first.span != second.span
 
 
 def test_a_delivery_runs_under_a_child_of_what_its_message_carried(db: sqlite3.Connection) -> None:
@@ -155,8 +170,9 @@ def test_retention_deletes_the_oldest_spans_beyond_the_limit(
     recorder = traces.SpanRecorder()
     for number in range(120):
         row = (f"{number:032x}", "1" * 16, None, "f", "queue", f"m{number}", 0.0, 0.0, "ok", None)
+        recorder.add([row])
         with transaction(db):
-            recorder.record(db, [row])
+            recorder.flush(db)  # the 120th span trims to the newest 50
     subjects = [row[0] for row in db.execute("SELECT subject FROM spans ORDER BY seq")]
     assert len(subjects) == 50
     assert subjects == [f"m{n}" for n in range(70, 120)]
@@ -327,3 +343,14 @@ def test_a_write_finished_by_recovery_keeps_its_trace_and_says_so(
     assert traces.trace_of_object(db, "landing", "a.csv") == context.trace_id
     [write] = traces.spans(db, context.trace_id)
     assert (write.span_id, write.outcome) == (context.span_id, "recovered")
+
+
+def test_the_recorder_writes_spans_once_enough_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(traces, "FLUSH_ROWS", 3)
+    monkeypatch.setattr(traces, "FLUSH_SECONDS", 3600.0)
+    recorder = traces.SpanRecorder()
+    row = ("1" * 32, "1" * 16, None, "f", "queue", "m", 0.0, 0.0, "ok", None)
+    recorder.add([row, row])
+    assert not recorder.due()
+    recorder.add([row])
+    assert recorder.due()

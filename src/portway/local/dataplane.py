@@ -7,7 +7,8 @@ under the same rules.
 
 Trace context: a message sent or published inside an invocation carries the
 invocation's ``traceparent`` (:func:`portway.tracing.current`); outside one, each
-message starts its own trace (every subscriber's copy of a publish shares it).
+message starts its own trace (every subscriber's copy of a publish shares it; see
+:mod:`portway.local.messages`).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class LocalDataPlane:
             return ids  # as on SNS: a topic with no subscriber accepts and drops
         now = time.time()
         context = tracing.current()
+        # Outside an invocation: untraced, the copies share the trace of their common id.
+        traceparent = context.traceparent if context is not None else None
         # Every subscriber's copy is written in one transaction: all get it, or none.
         with transaction(self.connection):
             for identifier, message in zip(ids, messages_, strict=True):
@@ -108,6 +111,6 @@ class LocalDataPlane:
                     [(channel, message) for channel in subscriptions],
                     now,
                     message_id=identifier,
-                    traceparent=(context or tracing.TraceContext.new_root()).traceparent,
+                    traceparent=traceparent,
                 )
         return ids

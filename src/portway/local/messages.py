@@ -13,9 +13,12 @@ The delivery rules, the same as an SQS queue with a redrive policy:
 * a message found visible again after ``max_attempts`` deliveries (its runtime died
   while holding it) is dead-lettered when next claimed.
 
-Trace context: every message row keeps the W3C ``traceparent`` it was sent with (the
-sender's context; see :mod:`portway.tracing`). :func:`claim` gives each delivery its
-own span: a child of that context, or a new trace's root when there is none.
+Trace context: a message sent inside an invocation keeps the W3C ``traceparent`` it
+was sent with (the sender's context; see :mod:`portway.tracing`). One sent outside any
+(``portway send``, a script, a schedule tick) is *untraced*: its row keeps no
+``traceparent`` and its trace id is derived from its id (:func:`untraced_trace_id`), so
+every attempt and every subscriber's copy of it share one trace, at no cost to the
+sender. :func:`claim` gives each delivery its own span in that trace.
 
 Every function here runs inside the caller's transaction
 (:func:`portway.local.database.transaction`), so the runtime can acknowledge a batch
@@ -24,7 +27,9 @@ of results and claim the next batches in one commit.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +37,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from portway.payload import OutgoingMessage
-from portway.tracing import child_traceparent, root_traceparent
+from portway.tracing import child_traceparent, new_span_id
+
+_TRACE_ID = re.compile("[0-9a-f]{32}").fullmatch
 
 # Why a message with no recorded error was dead-lettered or retried.
 LOST_DELIVERY = "DeliveryLost: the runtime stopped while the delivery was in flight"
@@ -107,8 +114,8 @@ def enqueue(
     """Insert ``(channel, message)`` pairs, visible at once; return one id per pair.
 
     ``message_id`` gives every copy the same id (a topic's fan-out of one publish).
-    ``traceparent`` (a valid one) is what every copy carries; ``None`` starts a new trace
-    for each message, as sent by an unrecorded root span (a schedule tick, a script).
+    ``traceparent`` (a valid one) is what every copy carries; ``None``: untraced (each
+    message is then the root of its own trace, see :func:`untraced_trace_id`).
     """
     rows = []
     ids = []
@@ -124,7 +131,7 @@ def enqueue(
                 _attributes_json(message.attributes),
                 now,
                 now,
-                traceparent if traceparent is not None else root_traceparent(),
+                traceparent,
             )
         )
     connection.executemany(
@@ -133,6 +140,19 @@ def enqueue(
         rows,
     )
     return ids
+
+
+def untraced_trace_id(message_id: str) -> str:
+    """The trace id of a message sent with no trace context: derived from its id.
+
+    Deterministic, so every attempt and every copy of the message (a topic's fan-out
+    shares one id) land in one trace without the id being stored. portway's ids are
+    random UUIDs: their 32 hex digits are the trace id (an MD5 of any other id).
+    """
+    digits = message_id.replace("-", "")
+    if _TRACE_ID(digits):
+        return digits
+    return hashlib.md5(message_id.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def _attributes_json(attributes: Mapping[str, str]) -> str:
@@ -218,7 +238,9 @@ def claim(
                 attempts,
                 lease,
                 traceparent,
-                child_traceparent(traceparent),
+                child_traceparent(traceparent)
+                if traceparent is not None
+                else f"00-{untraced_trace_id(identifier)}-{new_span_id()}-01",
             )
         )
     deliveries.sort(key=lambda d: d.seq)

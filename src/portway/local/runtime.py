@@ -98,7 +98,7 @@ class _Round:
     spans: list[traces.SpanRow] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.acks or self.failures or self.releases or self.spans)
+        return bool(self.acks or self.failures or self.releases)
 
 
 def _wall_clock(monotonic: float) -> float:
@@ -215,6 +215,8 @@ class Runtime:
             self._announce(port)
             with self._signals():
                 self._loop(connection)
+            with transaction(connection):
+                self.spans.flush(connection)
             connection.close()
         finally:
             self._shutdown()
@@ -402,7 +404,8 @@ class Runtime:
         replaced = self._replace_dead_workers(results)
         claims = self._claims_wanted(connection)
         schedules_due = (self.scheduler.next_due() or math.inf) <= time.time()
-        if not (results or replaced or claims or schedules_due):
+        self.spans.add(results.spans)
+        if not (results or replaced or claims or schedules_due or self.spans.due()):
             self._assign_http()
             return
         now = time.time()
@@ -419,21 +422,24 @@ class Runtime:
                     max_attempts=channel.max_attempts,
                     now=now,
                 )
-                results.spans.append(
-                    traces.delivery_span(
-                        failed.delivery,
-                        failed.function,
-                        channel.kind,
-                        _subject(failed.delivery, channel),
-                        failed.started,
-                        failed.duration,
-                        "dead-lettered" if dead else "failed",
-                        failed.reason,
-                    )
+                self.spans.add(
+                    [
+                        traces.delivery_span(
+                            failed.delivery,
+                            failed.function,
+                            channel.kind,
+                            _subject(failed.delivery, channel),
+                            failed.started,
+                            failed.duration,
+                            "dead-lettered" if dead else "failed",
+                            failed.reason,
+                        )
+                    ]
                 )
             if results.releases:
                 messages.release(connection, results.releases, now)
-            self.spans.record(connection, results.spans)
+            if self.spans.due():
+                self.spans.flush(connection)
             if schedules_due:
                 self.scheduler.fire_due(connection, now)
                 self.claims.wake_all()
@@ -518,19 +524,36 @@ class Runtime:
             return
         channel = invocation.channel
         assert channel is not None
-        reasons = dict(result)
         name = invocation.function.name
         kind = channel.kind
-        spans = results.spans
-        for delivery in invocation.deliveries:
+        if not result:
+            # The common case, kept lean: every delivery succeeded (one span each).
+            results.acks.extend(invocation.deliveries)
+            results.spans.extend(
+                (
+                    d.span[3:35],
+                    d.span[36:52],
+                    d.traceparent[36:52] if d.traceparent else None,
+                    name,
+                    kind,
+                    d.id if kind == "queue" or kind == "topic" else _subject(d, channel),
+                    began,
+                    seconds,
+                    "ok",
+                    None,
+                )
+                for d in invocation.deliveries
+            )
+        reasons = dict(result)
+        for delivery in invocation.deliveries if reasons else ():
             if delivery.seq in reasons:
                 results.failures.append(
                     _Failed(delivery, reasons[delivery.seq], channel, name, began, seconds)
                 )
             else:
                 results.acks.append(delivery)
-                subject = delivery.id if kind in ("queue", "topic") else _subject(delivery, channel)
-                spans.append(
+                subject = _subject(delivery, channel)
+                results.spans.append(
                     traces.delivery_span(delivery, name, kind, subject, began, seconds, "ok")
                 )
         self._failed += 1 if reasons else 0
