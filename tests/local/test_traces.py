@@ -18,7 +18,7 @@ from portway.local.database import SCHEMA_VERSION, StageLayout, connect, transac
 from portway.local.invoke import run_deliveries
 from portway.local.objects import Buckets, recover
 from portway.payload import OutgoingMessage
-from portway.tracing import TraceContext, child_traceparent, parse_traceparent
+from portway.tracing import TraceContext, parse_traceparent
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lake-to-warehouse"
 
@@ -143,8 +143,9 @@ def test_every_copy_of_an_untraced_publish_is_delivered_in_one_trace(
         [second] = messages.claim(
             db, "topic/t/g", limit=1, visibility_timeout=30, max_attempts=3, now=2.0
         )
-    assert first.span[3:35] == second.span[3:35] == traces.trace_of_message(db, "m1")
-    assert first.span != second.span
+    assert first.trace_id == second.trace_id == traces.trace_of_message(db, "m1")
+    assert first.span_id != second.span_id
+    assert first.parent_span_id is None
 
 
 def test_a_delivery_runs_under_a_child_of_what_its_message_carried(db: sqlite3.Connection) -> None:
@@ -155,11 +156,11 @@ def test_a_delivery_runs_under_a_child_of_what_its_message_carried(db: sqlite3.C
         [delivery] = messages.claim(
             db, "queue/a", limit=1, visibility_timeout=30, max_attempts=3, now=2.0
         )
-    span = parse_traceparent(delivery.span)
     assert delivery.traceparent == sender.traceparent
-    assert span is not None
-    assert span.trace_id == sender.trace_id
-    assert span.span_id != sender.span_id
+    assert delivery.trace_id == sender.trace_id
+    assert delivery.parent_span_id == sender.span_id
+    assert parse_traceparent(f"00-{delivery.trace_id}-{delivery.span_id}-01") is not None
+    assert delivery.span_id != sender.span_id
 
 
 def test_retention_deletes_the_oldest_spans_beyond_the_limit(
@@ -216,7 +217,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_messages_delivered(
     assert delivery.id == "old-1"
     assert delivery.body == b"hi"
     assert delivery.traceparent is None  # sent before tracing: its delivery starts a trace
-    assert parse_traceparent(delivery.span) is not None
+    assert parse_traceparent(f"00-{delivery.trace_id}-{delivery.span_id}-01") is not None
     with transaction(connection):
         traces.record(
             connection,
@@ -276,8 +277,8 @@ def test_an_http_request_with_a_traceparent_header_joins_the_callers_trace(
 
 def _delivery(seq: int, traceparent: str) -> messages.Delivery:
     return messages.Delivery(
-        seq, f"m{seq}", "queue/jobs", b"{}", "application/json", "{}", 1.0, 1, "lease",
-        traceparent, child_traceparent(traceparent),
+        seq, f"m{seq}", "queue/jobs", b"{}", "application/json", "{}", 1.0, 1, "0123456789abcdef",
+        traceparent,
     )  # fmt: skip
 
 
@@ -292,7 +293,8 @@ def test_a_batch_handler_runs_under_its_first_messages_span() -> None:
 
     deliveries = [_delivery(n, TraceContext.new_root().traceparent) for n in range(3)]
     assert run_deliveries(app.functions["batched"], deliveries, dataplane=None) == []  # type: ignore[arg-type]
-    assert seen == [parse_traceparent(deliveries[0].span)]
+    first = deliveries[0]
+    assert seen == [TraceContext(first.trace_id, first.span_id)]
 
 
 def test_a_single_message_handler_runs_under_each_messages_span_in_turn() -> None:
@@ -306,7 +308,7 @@ def test_a_single_message_handler_runs_under_each_messages_span_in_turn() -> Non
 
     deliveries = [_delivery(n, TraceContext.new_root().traceparent) for n in range(3)]
     assert run_deliveries(app.functions["single"], deliveries, dataplane=None) == []  # type: ignore[arg-type]
-    assert seen == [parse_traceparent(d.span) for d in deliveries]
+    assert seen == [TraceContext(d.trace_id, d.span_id) for d in deliveries]
 
 
 def _no_channels(bucket: str, key: str) -> list[str]:

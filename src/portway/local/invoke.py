@@ -4,8 +4,8 @@ Shared by the runtime's workers and ``portway invoke``. Nothing a handler does m
 these functions raise (``KeyboardInterrupt``/``SystemExit`` excepted): every failure is
 returned with its one-line reason, which becomes the dead letter's reason.
 
-Trace context: each delivery comes with its own span (``Delivery.span``, chosen by the
-runtime, which records it). The handler runs under that span
+Trace context: each delivery is its own span (``Delivery.trace_id``/``span_id``; the
+runtime records it). The handler runs under that span
 (:func:`portway.tracing.activate`), so what it sends, publishes or writes is caused by
 it. A single-message handler runs under each message's span in turn; a batch handler
 gets one call for messages of many traces and portway cannot tell which message a
@@ -102,9 +102,7 @@ def run_deliveries(
 
 
 def _span(delivery: Delivery) -> tracing.TraceContext:
-    # Made by the runtime (messages.claim), so well formed: sliced, not parsed.
-    span = delivery.span
-    return tracing.TraceContext(span[3:35], span[36:52], span[53:55] == "01")
+    return tracing.TraceContext(delivery.trace_id, delivery.span_id, delivery.sampled)
 
 
 def run_request(

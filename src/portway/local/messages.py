@@ -18,7 +18,10 @@ was sent with (the sender's context; see :mod:`portway.tracing`). One sent outsi
 (``portway send``, a script, a schedule tick) is *untraced*: its row keeps no
 ``traceparent`` and its trace id is derived from its id (:func:`untraced_trace_id`), so
 every attempt and every subscriber's copy of it share one trace, at no cost to the
-sender. :func:`claim` gives each delivery its own span in that trace.
+sender. Each delivery is a span of that trace, its id made of the claim's random lease
+and the message's row number (:attr:`Delivery.span_id`): the runtime that records the
+span and the worker that runs under it agree on it without sending it, or drawing a
+random number per message.
 
 Every function here runs inside the caller's transaction
 (:func:`portway.local.database.transaction`), so the runtime can acknowledge a batch
@@ -37,7 +40,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from portway.payload import OutgoingMessage
-from portway.tracing import child_traceparent, new_span_id
 
 _TRACE_ID = re.compile("[0-9a-f]{32}").fullmatch
 
@@ -62,7 +64,28 @@ class Delivery(NamedTuple):
     attempt: int
     lease: str
     traceparent: str | None  # as sent: the sender's context (None: sent untraced)
-    span: str  # the traceparent of this delivery's own invocation span
+
+    @property
+    def trace_id(self) -> str:
+        """The trace this delivery belongs to."""
+        sent = self.traceparent
+        return sent[3:35] if sent is not None else untraced_trace_id(self.id)
+
+    @property
+    def span_id(self) -> str:
+        """This delivery's own span: unique per claim (lease) and message (row)."""
+        return f"{self.lease[:8]}{self.seq & 0xFFFFFFFF:08x}"
+
+    @property
+    def parent_span_id(self) -> str | None:
+        """The sender's span (``None``: sent outside any invocation)."""
+        sent = self.traceparent
+        return sent[36:52] if sent is not None else None
+
+    @property
+    def sampled(self) -> bool:
+        sent = self.traceparent
+        return sent is None or sent[53:55] != "00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,9 +261,6 @@ def claim(
                 attempts,
                 lease,
                 traceparent,
-                child_traceparent(traceparent)
-                if traceparent is not None
-                else f"00-{untraced_trace_id(identifier)}-{new_span_id()}-01",
             )
         )
     deliveries.sort(key=lambda d: d.seq)

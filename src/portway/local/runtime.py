@@ -18,8 +18,8 @@ SQLite's ``data_version`` within a millisecond or so, with no write.
 
 Tracing: every delivery leaves one span (:mod:`portway.local.traces`), written in the
 round's transaction with its acknowledgement or failure, so tracing adds rows, not
-commits. ``messages.claim`` picks each delivery's span id; the worker runs the handler
-under it and reports when it started.
+commits. Both sides know each delivery's span id (``Delivery.span_id``); the worker
+runs the handler under it and reports when it started.
 
 Stopping (Ctrl-C, SIGTERM, ``--for``, ``--until-idle``): no new claims; invocations not
 yet started are given back untouched; running ones get ``grace`` seconds to finish;
@@ -531,9 +531,9 @@ class Runtime:
             results.acks.extend(invocation.deliveries)
             results.spans.extend(
                 (
-                    d.span[3:35],
-                    d.span[36:52],
-                    d.traceparent[36:52] if d.traceparent else None,
+                    d.trace_id,
+                    d.span_id,
+                    d.parent_span_id,
                     name,
                     kind,
                     d.id if kind == "queue" or kind == "topic" else _subject(d, channel),

@@ -122,13 +122,11 @@ def delivery_span(
     outcome: str,
     reason: str | None = None,
 ) -> SpanRow:
-    """The span row of one delivery (its ids come from ``delivery.span``)."""
-    span = delivery.span
-    parent = delivery.traceparent
+    """The span row of one delivery."""
     return (
-        span[3:35],
-        span[36:52],
-        parent[36:52] if parent else None,
+        delivery.trace_id,
+        delivery.span_id,
+        delivery.parent_span_id,
         function,
         trigger,
         subject,
