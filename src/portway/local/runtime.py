@@ -528,22 +528,27 @@ class Runtime:
         kind = channel.kind
         if not result:
             # The common case, kept lean: every delivery succeeded (one span each).
-            results.acks.extend(invocation.deliveries)
-            results.spans.extend(
-                (
-                    d.trace_id,
-                    d.span_id,
-                    d.parent_span_id,
-                    name,
-                    kind,
-                    d.id if kind == "queue" or kind == "topic" else _subject(d, channel),
-                    began,
-                    seconds,
-                    "ok",
-                    None,
+            # Delivery's trace_id/span_id/parent_span_id, inlined: this runs per message.
+            deliveries = invocation.deliveries
+            results.acks.extend(deliveries)
+            by_id = kind == "queue" or kind == "topic"
+            spans = results.spans
+            for d in deliveries:
+                sent = d.traceparent
+                spans.append(
+                    (
+                        sent[3:35] if sent else messages.untraced_trace_id(d.id),
+                        f"{d.lease[:8]}{d.seq & 0xFFFFFFFF:08x}",
+                        sent[36:52] if sent else None,
+                        name,
+                        kind,
+                        d.id if by_id else _subject(d, channel),
+                        began,
+                        seconds,
+                        "ok",
+                        None,
+                    )
                 )
-                for d in invocation.deliveries
-            )
         reasons = dict(result)
         for delivery in invocation.deliveries if reasons else ():
             if delivery.seq in reasons:
