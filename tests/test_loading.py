@@ -162,9 +162,7 @@ def test_module_with_a_syntax_error_names_the_file_and_line(tmp_path):
     assert "broken.py, line 1" in message
 
 
-def test_a_syntax_error_is_one_clear_line_when_run_from_the_project_folder(
-    tmp_path, monkeypatch
-):
+def test_a_syntax_error_is_one_clear_line_when_run_from_the_project_folder(tmp_path, monkeypatch):
     # From the project folder (as `portway run` is), importlib's frozen frames named
     # '<frozen ...>' resolve under it: they must not be taken for the project's files.
     monkeypatch.chdir(tmp_path)
