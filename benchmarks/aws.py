@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,26 +32,11 @@ READ_ONLY = re.compile(r"\.(Get|List|Describe|Head)[A-Za-z]*$")
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    executable = Path(sys.executable).parent / "moto_server"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [str(executable), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.1)
+    """A moto server for the run, with boto3 pointed at it by the environment."""
+    from portway_aws.testing.moto import MotoServer
+
+    server = MotoServer(Path(tempfile.mkdtemp(prefix="portway-bench-moto-")) / "moto.log")
+    endpoint = server.start()
     saved = dict(os.environ)
     os.environ.update(
         {
@@ -67,8 +51,7 @@ def moto_server() -> Iterator[str]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 def _median_ms(call: Callable[[], Any], runs: int) -> float:
