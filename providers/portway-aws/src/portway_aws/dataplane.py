@@ -210,57 +210,61 @@ class AwsDataPlane:
         call = f"{queue.name}.send()"
         url = self.resources.queue_url(queue.name)
         target = CallTarget("queue", queue.name, url, call, "sqs:SendMessage")
-        wire = _encode_all(messages, call)
         client = self._client("sqs")
-        if len(wire) == 1:  # one message: the plain call, no batch envelope to build and parse
-            with self._translated(target):
-                response = client.send_message(
-                    QueueUrl=url,
-                    MessageBody=wire[0].body,
-                    MessageAttributes=_string_attributes(wire[0]),
-                )
-            return [str(response["MessageId"])]
-        ids: list[str] = []
-        for batch in _batches(wire):
-            entries = [
-                {
-                    "Id": str(index),
-                    "MessageBody": message.body,
-                    "MessageAttributes": _string_attributes(message),
-                }
-                for index, message in enumerate(batch)
-            ]
-            with self._translated(target):
-                response = client.send_message_batch(QueueUrl=url, Entries=entries)
-            ids.extend(batch_message_ids(response, batch, target, len(ids), len(wire)))
-        return ids
+        return self._deliver(
+            target,
+            _encode_all(messages, call),
+            one=lambda body, attributes: client.send_message(
+                QueueUrl=url, MessageBody=body, MessageAttributes=attributes
+            ),
+            many=lambda entries: client.send_message_batch(QueueUrl=url, Entries=entries),
+            body_field="MessageBody",
+        )
 
     def publish_messages(self, topic: Topic, messages: Sequence[OutgoingMessage]) -> list[str]:
         call = f"{topic.name}.publish()"
         arn = self.resources.topic_arn(topic.name)
         target = CallTarget("topic", topic.name, arn, call, "sns:Publish")
-        wire = _encode_all(messages, call)
         client = self._client("sns")
-        if len(wire) == 1:  # one message: the plain call, no batch envelope to build and parse
+        return self._deliver(
+            target,
+            _encode_all(messages, call),
+            one=lambda body, attributes: client.publish(
+                TopicArn=arn, Message=body, MessageAttributes=attributes
+            ),
+            many=lambda entries: client.publish_batch(
+                TopicArn=arn, PublishBatchRequestEntries=entries
+            ),
+            body_field="Message",
+        )
+
+    def _deliver(
+        self,
+        target: CallTarget,
+        wire: list[WireMessage],
+        *,
+        one: Callable[[str, dict[str, dict[str, str]]], Any],
+        many: Callable[[list[dict[str, Any]]], Any],
+        body_field: str,
+    ) -> list[str]:
+        """Send encoded messages: one by the plain call, more by the batch call in
+        batches of at most 10 and 256 KiB; return their ids in order."""
+        if len(wire) == 1:  # no batch envelope to build and parse
             with self._translated(target):
-                response = client.publish(
-                    TopicArn=arn,
-                    Message=wire[0].body,
-                    MessageAttributes=_string_attributes(wire[0]),
-                )
+                response = one(wire[0].body, _string_attributes(wire[0]))
             return [str(response["MessageId"])]
         ids: list[str] = []
         for batch in _batches(wire):
             entries = [
                 {
                     "Id": str(index),
-                    "Message": message.body,
+                    body_field: message.body,
                     "MessageAttributes": _string_attributes(message),
                 }
                 for index, message in enumerate(batch)
             ]
             with self._translated(target):
-                response = client.publish_batch(TopicArn=arn, PublishBatchRequestEntries=entries)
+                response = many(entries)
             ids.extend(batch_message_ids(response, batch, target, len(ids), len(wire)))
         return ids
 
