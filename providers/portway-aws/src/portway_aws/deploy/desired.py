@@ -229,8 +229,16 @@ def _trigger_queue(
         "retention": limits.DEFAULT_RETENTION,
         "max_attempts": limits.DEFAULT_MAX_ATTEMPTS,
     }
+    # A topic subscriber, or an object trigger on a fanned-out bucket: the queue
+    # subscribes to a topic (the topic's, or the bucket's).
+    subscribed_to: tuple[str, str] | None = None
     if isinstance(trigger, MessageTrigger) and isinstance(trigger.source, Topic):
-        topic_arn = names.topic_arn(trigger.source.name)
+        subscribed_to = (names.topic(trigger.source.name), names.topic_arn(trigger.source.name))
+    elif isinstance(trigger, ObjectCreatedTrigger) and trigger.bucket.name in fanned_out:
+        bucket_name = trigger.bucket.name
+        subscribed_to = (names.bucket_topic(bucket_name), names.bucket_topic_arn(bucket_name))
+    if subscribed_to is not None:
+        topic, topic_arn = subscribed_to
         return _queue_pair(
             names,
             physical,
@@ -238,19 +246,7 @@ def _trigger_queue(
             neutral,
             policy=policies.queue_policy_for_topic(queue_arn, topic_arn),
             subscription={"topic_arn": topic_arn, "raw": True},
-            depends_on=((Kind.SNS_TOPIC, names.topic(trigger.source.name)),),
-            **settings,
-        )
-    if isinstance(trigger, ObjectCreatedTrigger) and trigger.bucket.name in fanned_out:
-        topic_arn = names.bucket_topic_arn(trigger.bucket.name)
-        return _queue_pair(
-            names,
-            physical,
-            names.trigger_dead_letter_queue(function.name),
-            neutral,
-            policy=policies.queue_policy_for_topic(queue_arn, topic_arn),
-            subscription={"topic_arn": topic_arn, "raw": True},
-            depends_on=((Kind.SNS_TOPIC, names.bucket_topic(trigger.bucket.name)),),
+            depends_on=((Kind.SNS_TOPIC, topic),),
             **settings,
         )
     if isinstance(trigger, ObjectCreatedTrigger):
