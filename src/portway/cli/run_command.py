@@ -77,10 +77,13 @@ def run_command(
         run_with_reload(arguments, loaded.config.root, provider.layout(selected).root)
         return
     from portway.cli.reload import die_with_watcher
+    from portway.local import otel_export
     from portway.local.output import LiveOutput
     from portway.local.runtime import RunOptions, Runtime
 
     die_with_watcher()
+    # Before the runtime: a missing portway[otel] stops the run before anything starts.
+    exporting = otel_export.install(selected, loaded.pipeline.name)
 
     options = RunOptions(
         workers=workers or 0,
@@ -99,4 +102,8 @@ def run_command(
         LiveOutput(quiet=quiet),
         max_message_bytes=provider.capabilities.max_message_bytes,
     )
-    runtime.run()
+    try:
+        runtime.run()
+    finally:
+        if exporting is not None:
+            exporting.close()

@@ -38,6 +38,12 @@ SPEC = ProviderSpec(
             help="'normal' (survives a killed process, the default) or 'full' (every "
             "commit and object write reaches the disk)",
         ),
+        Setting(
+            "otel",
+            bool,
+            help="export `portway run`'s spans to OpenTelemetry over OTLP/HTTP (needs "
+            "portway[otel]; the OTEL_EXPORTER_OTLP_* variables set the endpoint)",
+        ),
     ),
 )
 

@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from portway.local.messages import Delivery, untraced_trace_id
@@ -64,6 +64,10 @@ RECENT_WINDOW = 5_000
 
 # One row of the spans table, in column order (see database.py).
 SpanRow = tuple[str, str, str | None, str, str, str, float, float, str, str | None]
+
+# Called with the rows each SpanRecorder.flush writes, once written; set at most once,
+# before the runtime starts, by portway.local.otel_export.install (None: no export).
+export_hook: Callable[[Sequence[SpanRow]], None] | None = None
 
 _INSERT = (
     "INSERT INTO spans (trace_id, span_id, parent_span_id, function, trigger, subject, "
@@ -193,6 +197,8 @@ class SpanRecorder:
         if not self._buffer:
             return
         connection.executemany(_INSERT, self._buffer)
+        if export_hook is not None:
+            export_hook(self._buffer)  # the hook keeps the list: a new buffer follows
         self._since_trim += len(self._buffer)
         self._buffer = []
         if self._since_trim >= TRIM_EVERY:
