@@ -452,7 +452,7 @@ def test_unknown_local_setting_is_refused_with_a_suggestion(project_dir, local_o
 
     assert one_line(caught) == (
         "portway.toml [stages.dev]: unknown setting 'prot' (did you mean 'port'?) for "
-        "provider 'local' (it reads: path, port, workers, sync)"
+        "provider 'local' (it reads: path, port, workers, sync, otel)"
     )
 
 
