@@ -21,6 +21,7 @@ from portway.cli.main import app
 from portway.config import StageConfig
 from portway.errors import ConfigError
 from portway.local import otel_export, traces
+from portway.local.database import StageLayout, transaction
 from portway.local.otel_export import NOT_INSTALLED, SpanExporterBridge
 from portway.local.traces import SpanRow
 
@@ -207,19 +208,25 @@ def test_install_without_the_extra_raises_a_config_error(monkeypatch: pytest.Mon
 
 STAGE_CONFIG = 'app = "pipeline:app"\n\n[stages.dev]\nprovider = "local"\n'
 PIPELINE = """
-from portway import Message, Pipeline
+from portway import Message, ObjectEvent, Pipeline
 
 app = Pipeline("otel-test")
 jobs = app.queue("jobs")
 done = app.queue("done")
+lake = app.bucket("lake")
 
-@app.on_message(jobs, uses=[done.send()])
+@app.on_message(jobs, uses=[done.send(), lake.write()])
 def work(msg: Message) -> None:
     done.send("next")
+    lake.write("out.txt", "x")
 
 @app.on_message(done)
 def finish(msg: Message) -> None:
     record("finish", msg.traceparent or "")
+
+@app.on_object_created(lake)
+def landed(event: ObjectEvent) -> None:
+    record("landed", event.key)
 """
 
 
@@ -301,13 +308,31 @@ def test_run_exports_its_spans_to_an_otlp_http_endpoint(
         )
     }
     connection.close()
-    assert len(recorded) == 2
+    # work, the write it made (recorded by its worker), and the two hops they caused
+    assert {function for _, _, function in recorded} == {"work", "", "finish", "landed"}
     assert collector.requests
     received = collector.spans()
-    assert {(trace, span, name) for _, trace, span, name in received} == recorded
+    assert {
+        (trace, span, "" if name == "write lake/out.txt" else name)
+        for _, trace, span, name in received
+    } == recorded
     assert {service for service, *_ in received} == {"otel-test"}
     # Both hops of the message are one trace, there as here.
     assert len({trace for _, trace, _, _ in received}) == 1
+
+
+def test_object_writes_recorded_by_other_processes_are_read_from_the_database(
+    exporter: InMemorySpanExporter, layout: StageLayout, db: sqlite3.Connection
+) -> None:
+    with transaction(db):
+        traces.record(db, [WRITE])  # before the export started: not exported
+    bridge = SpanExporterBridge(exporter, service_name="lake", database=layout.database)
+    bridge.start()
+    later = (TRACE, "1111111111111111", None, "", "write", "lake/b.jsonl", 12.0, 0.1, "ok", None)
+    with transaction(db):
+        traces.record(db, [DELIVERY, later])  # a delivery's span comes through the hook
+    bridge.close()
+    assert [span.name for span in exporter.get_finished_spans()] == ["write lake/b.jsonl"]
 
 
 def test_importing_portway_and_its_traces_imports_no_opentelemetry() -> None:

@@ -83,7 +83,9 @@ def run_command(
 
     die_with_watcher()
     # Before the runtime: a missing portway[otel] stops the run before anything starts.
-    exporting = otel_export.install(selected, loaded.pipeline.name)
+    exporting = otel_export.install(
+        selected, loaded.pipeline.name, provider.layout(selected).database
+    )
 
     options = RunOptions(
         workers=workers or 0,

@@ -8,7 +8,11 @@ are the ``portway[otel]`` extra and are imported here only, when the export is a
 
 The spans exported are the rows :class:`portway.local.traces.SpanRecorder` writes, with
 the same trace, span and parent span ids: a collector shows the traces the dashboard
-shows, and joins them to a caller's spans through an HTTP ``traceparent``.
+shows, and joins them to a caller's spans through an HTTP ``traceparent``. Object
+writes' spans are recorded by the process that writes (a worker, ``portway put``), not
+by the recorder: the export thread reads those from the stage database, the ``write``
+spans newer than the last it read (a rowid range: no index needed), so a collector
+gets whole traces. Writes recorded before the run started are not exported.
 
 The runtime's loop must not wait on a network: :meth:`SpanExporterBridge.hand_over`
 (the recorder's hook) appends the flushed rows to a bounded queue and returns; a
@@ -19,11 +23,14 @@ and counted (:attr:`SpanExporterBridge.dropped`), never the runtime slowed.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from portway.errors import ConfigError
@@ -66,12 +73,14 @@ def wanted(stage: StageConfig, environ: Mapping[str, str] | None = None) -> bool
 def install(
     stage: StageConfig,
     pipeline_name: str,
+    database: Path | None = None,
     exporter: SpanExporter | None = None,
 ) -> SpanExporterBridge | None:
     """Start exporting the runtime's spans if the stage asks for it; None if it does not.
 
     Sets :data:`portway.local.traces.export_hook`; call :meth:`SpanExporterBridge.close`
-    when the runtime has stopped. ``exporter``: what to export to (default: OTLP/HTTP
+    when the runtime has stopped. ``database``: the stage's database, whose object
+    writes' spans are exported too. ``exporter``: what to export to (default: OTLP/HTTP
     configured by the ``OTEL_EXPORTER_OTLP_*`` variables). Raises :class:`ConfigError`
     with :data:`NOT_INSTALLED` when export is asked for but ``portway[otel]`` is missing.
     """
@@ -86,6 +95,7 @@ def install(
             exporter,
             service_name=pipeline_name,
             attributes={"portway.app": stage.app, "portway.stage": stage.name},
+            database=database,
         )
     except ImportError:
         raise ConfigError(NOT_INSTALLED) from None
@@ -98,7 +108,8 @@ class SpanExporterBridge:
     """Portway's span rows to OpenTelemetry spans, exported from a background thread.
 
     ``attributes`` are added to every span (``portway.app``, ``portway.stage``);
-    ``service_name`` is the resource's ``service.name`` (the pipeline's name).
+    ``service_name`` is the resource's ``service.name`` (the pipeline's name);
+    ``database``: the stage database whose ``write`` spans the thread reads and exports.
     """
 
     def __init__(
@@ -107,6 +118,7 @@ class SpanExporterBridge:
         service_name: str,
         attributes: Mapping[str, str] | None = None,
         max_queued_rows: int = MAX_QUEUED_ROWS,
+        database: Path | None = None,
     ) -> None:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import ReadableSpan
@@ -135,6 +147,8 @@ class SpanExporterBridge:
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="portway-otel-export", daemon=True)
+        self._database = database
+        self._writes_after = 0  # the seq of the last write span read from the database
         self.dropped = 0
         self.exported = 0
 
@@ -154,6 +168,12 @@ class SpanExporterBridge:
     # -- lifetime -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the export thread; object writes recorded from now on will be exported."""
+        if self._database is not None and self._database.exists():
+            with contextlib.suppress(sqlite3.Error), self._reading() as connection:
+                self._writes_after = connection.execute(
+                    "SELECT coalesce(max(seq), 0) FROM spans"
+                ).fetchone()[0]
         self._thread.start()
 
     def close(self, timeout: float = CLOSE_SECONDS) -> None:
@@ -211,16 +231,42 @@ class SpanExporterBridge:
             self._wake.wait(EXPORT_SECONDS)
             self._wake.clear()
             stopping = self._stopping
-            self._export_queued()
+            with self._lock:
+                batches = list(self._queue)
+                self._queue.clear()
+                self._queued = 0
+            self._export([row for batch in batches for row in batch])
+            if self._database is not None:
+                self._export(self._new_writes(self._database))
             if stopping:
                 return
 
-    def _export_queued(self) -> None:
-        with self._lock:
-            batches = list(self._queue)
-            self._queue.clear()
-            self._queued = 0
-        rows = [row for batch in batches for row in batch]
+    def _new_writes(self, database: Path) -> list[SpanRow]:
+        """The ``write`` spans recorded since the last call (none if no database yet)."""
+        if not database.exists():
+            return []
+        try:
+            with self._reading() as connection:
+                last = connection.execute("SELECT coalesce(max(seq), 0) FROM spans").fetchone()[0]
+                # A smaller seq than the last read: the stage was started afresh.
+                after = self._writes_after if last >= self._writes_after else 0
+                rows = connection.execute(
+                    f"SELECT {traces.COLUMNS} FROM spans WHERE seq > ? AND seq <= ? "
+                    "AND trigger = 'write' ORDER BY seq",
+                    (after, last),
+                ).fetchall()
+        except sqlite3.Error:
+            return []  # busy or being migrated: the next tick reads them
+        self._writes_after = last
+        return rows
+
+    def _reading(self) -> contextlib.closing[sqlite3.Connection]:
+        assert self._database is not None
+        # Read-only, a transaction per statement: never holds back the runtime's writes.
+        uri = f"{self._database.resolve().as_uri()}?mode=ro"
+        return contextlib.closing(sqlite3.connect(uri, uri=True, timeout=1.0))
+
+    def _export(self, rows: Sequence[SpanRow]) -> None:
         for first in range(0, len(rows), EXPORT_BATCH):
             spans = self.to_spans(rows[first : first + EXPORT_BATCH])
             try:

@@ -73,7 +73,8 @@ _INSERT = (
     "INSERT INTO spans (trace_id, span_id, parent_span_id, function, trigger, subject, "
     "started, duration, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_COLUMNS = (
+# The columns of a SpanRow, for readers.
+COLUMNS = (
     "trace_id, span_id, parent_span_id, function, trigger, subject, started, duration, "
     "outcome, reason"
 )
@@ -241,7 +242,7 @@ def trace_of_object(connection: sqlite3.Connection, bucket: str, key: str) -> st
 def spans(connection: sqlite3.Connection, trace_id: str) -> list[Span]:
     """Every recorded span of ``trace_id``, oldest first."""
     rows = connection.execute(
-        f"SELECT {_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY started, seq",
+        f"SELECT {COLUMNS} FROM spans WHERE trace_id = ? ORDER BY started, seq",
         (trace_id,),
     ).fetchall()
     return [Span(*row) for row in rows]
@@ -262,7 +263,7 @@ def recent_traces(connection: sqlite3.Connection, limit: int = 50) -> list[Trace
     # One scan for every trace's spans, rather than one scan per trace.
     marks = ",".join("?" * len(ids))
     rows = connection.execute(
-        f"SELECT {_COLUMNS} FROM spans WHERE trace_id IN ({marks}) ORDER BY started, seq",
+        f"SELECT {COLUMNS} FROM spans WHERE trace_id IN ({marks}) ORDER BY started, seq",
         ids,
     ).fetchall()
     by_trace: dict[str, list[Span]] = {trace_id: [] for trace_id in ids}
