@@ -222,44 +222,22 @@ def claim(
     instead (with its last recorded reason) and not returned.
     """
     lease = uuid.uuid4().hex
+    # Columns in Delivery's order (the lease bound as a value), then the last error.
     rows = connection.execute(
         "UPDATE messages SET attempts = attempts + 1, visible_at = ?, lease = ? "
         "WHERE seq IN (SELECT seq FROM messages WHERE channel = ? AND visible_at <= ? "
         "ORDER BY visible_at, seq LIMIT ?) "
         "RETURNING seq, id, channel, body, content_type, attributes, published, attempts, "
-        "last_error, traceparent",
+        "lease, traceparent, last_error",
         (now + visibility_timeout, lease, channel, now, limit),
     ).fetchall()
+    make = Delivery._make
     deliveries = []
-    for (
-        seq,
-        identifier,
-        name,
-        body,
-        content_type,
-        attributes,
-        published,
-        attempts,
-        error,
-        traceparent,
-    ) in rows:
-        if attempts > max_attempts:
-            _dead_letter(connection, seq, lease, error or LOST_DELIVERY, now, attempts - 1)
+    for row in rows:
+        if row[7] > max_attempts:
+            _dead_letter(connection, row[0], lease, row[10] or LOST_DELIVERY, now, row[7] - 1)
             continue
-        deliveries.append(
-            Delivery(
-                seq,
-                identifier,
-                name,
-                body,
-                content_type,
-                attributes,
-                published,
-                attempts,
-                lease,
-                traceparent,
-            )
-        )
+        deliveries.append(make(row[:10]))
     deliveries.sort(key=lambda d: d.seq)
     return deliveries
 
