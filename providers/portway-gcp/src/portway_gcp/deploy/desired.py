@@ -51,9 +51,8 @@ from portway_gcp.naming import Names
 from portway_gcp.plugin import CAPABILITIES
 from portway_gcp.schedules import pipeline_schedules
 
-# Placeholder until the runtime shim lands (issue 8, "Runtime shim"): the name the
-# functions-framework target will have in the packaged source.
-ENTRY_POINT = "portway_handler"
+# The functions-framework target: portway_gcp.main.handle, the runtime shim (issue 8).
+ENTRY_POINT = "handle"
 
 APP = "PORTWAY_APP"
 FUNCTION = "PORTWAY_FUNCTION"
