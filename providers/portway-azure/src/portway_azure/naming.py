@@ -142,7 +142,7 @@ class Names:
 
     def container(self, bucket: str) -> str:
         """The Blob container of neutral bucket ``bucket``, in :attr:`storage_account`."""
-        return _checked(fit(f"b-{bucket}", CONTAINER_LIMIT), _STORAGE_CHILD, "container")
+        return _checked(container_name(bucket), _STORAGE_CHILD, "container")
 
     # -- Storage Queues --------------------------------------------------------------------
 
@@ -219,3 +219,9 @@ def _checked(name: str, rule: re.Pattern[str], kind: str) -> str:
             f"starting with a letter"
         )
     return name
+
+
+def container_name(bucket: str) -> str:
+    """The container of neutral bucket ``bucket``: the same in every stage's account, so
+    the runtime shim (which knows no app, stage or subscription) maps containers back."""
+    return fit(f"b-{bucket}", CONTAINER_LIMIT)

@@ -143,11 +143,8 @@ def object_events_of(body: bytes, trigger: ObjectCreatedTrigger) -> list[ObjectE
 
 
 def container_of(bucket: str) -> str:
-    """The container of ``bucket``: :meth:`portway_azure.naming.Names.container`'s rule.
-
-    That rule needs no app, stage or subscription, which the function does not know.
-    """
-    return naming.fit(f"b-{bucket}", naming.CONTAINER_LIMIT)
+    """The container of ``bucket`` (:func:`portway_azure.naming.container_name`)."""
+    return naming.container_name(bucket)
 
 
 def _from_envelope(

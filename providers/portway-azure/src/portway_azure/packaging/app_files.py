@@ -139,9 +139,9 @@ def function_app_py(pipeline: Pipeline, group: AppGroup, names: Names, pipeline_
       syntax) and its method; private routes need a function key (``FUNCTION``),
       public ones are ``ANONYMOUS`` -> ``shim.http(name, request)``.
 
-    ``portway_azure.shim`` does not exist yet: ``configure``, ``queue_message``,
-    ``timer`` and ``http`` are the placeholder names the shim will provide, with
-    ``configure(pipeline_app)`` only recording where the pipeline is (no import).
+    The calls go to :mod:`portway_azure.shim` (``configure``, ``queue_message``,
+    ``timer``, ``http``); ``configure(pipeline_app)`` only records where the pipeline is
+    (the pipeline is imported on the first invocation).
 
     Every name written into the file is checked first: function names are portable and
     their Python forms are identifiers, ``pipeline_app`` is ``module:attribute``, route
