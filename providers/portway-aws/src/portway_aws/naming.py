@@ -13,10 +13,10 @@ account and region.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
+from portway.deploy.names import fit, stable_hash
 from portway.errors import ConfigError
 
 # Service name limits (characters).
@@ -34,7 +34,6 @@ IAM_ROLE_LIMIT = 64
 SCHEDULE_LIMIT = 64
 
 _STAGE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$")
-_HASH_LENGTH = 8
 
 #: Tags on every resource portway creates; destroy and status find them by these.
 APP_TAG = "portway:app"
@@ -42,19 +41,6 @@ STAGE_TAG = "portway:stage"
 #: A hash of the resource's desired definition: a second deploy compares it instead of
 #: reading every attribute of every resource (observation grows with kinds, not counts).
 SPEC_TAG = "portway:spec"
-
-
-def stable_hash(text: str, length: int = _HASH_LENGTH) -> str:
-    """The first ``length`` hex digits of SHA-256 of ``text``: the same on every run."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def fit(name: str, limit: int) -> str:
-    """``name`` if it fits ``limit``, else cut with a stable hash of the whole at its end."""
-    if len(name) <= limit:
-        return name
-    head = name[: limit - _HASH_LENGTH - 1].rstrip("-")
-    return f"{head}-{stable_hash(name)}"
 
 
 def check_stage(stage: str) -> str:

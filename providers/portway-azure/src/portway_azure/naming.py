@@ -19,10 +19,10 @@ stable hash of the subscription and resource group.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
+from portway.deploy.names import fit, stable_hash
 from portway.errors import ConfigError
 
 # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftstorage
@@ -52,7 +52,6 @@ FUNCTION_APP_LIMIT = 60
 # agree on those 32 characters collide. Portway keeps the whole name within 32.
 FUNCTION_APP_HOST_ID_LIMIT = 32
 
-_HASH_LENGTH = 8
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$")
 _APP = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,39}$")
 _STORAGE_NAME = re.compile(r"^[a-z0-9]{3,24}$")
@@ -71,19 +70,6 @@ SPEC_TAG = "portway-spec"
 #: The container, in the stage's storage account, holding the deploy record. Declared
 #: buckets are ``b-...``, so it cannot clash with one.
 STATE_CONTAINER = "portway-state"
-
-
-def stable_hash(text: str, length: int = _HASH_LENGTH) -> str:
-    """The first ``length`` hex digits of SHA-256 of ``text``: the same on every run."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def fit(name: str, limit: int) -> str:
-    """``name`` if it fits ``limit``, else cut with a stable hash of the whole at its end."""
-    if len(name) <= limit:
-        return name
-    head = name[: limit - _HASH_LENGTH - 1].rstrip("-")
-    return f"{head}-{stable_hash(name)}"
 
 
 @dataclass(frozen=True, slots=True)

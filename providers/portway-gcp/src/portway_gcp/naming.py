@@ -14,10 +14,10 @@ project-wide, so the region is not part of any name.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
+from portway.deploy.names import fit, stable_hash
 from portway.errors import ConfigError
 
 # Name limits (characters) and rules, each from Google's documentation.
@@ -55,7 +55,6 @@ _STAGE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$")
 _GOOGLE = re.compile(r"g[o0]{2}g[l1]e")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-_HASH_LENGTH = 8
 
 #: Labels on every resource portway creates that takes labels (Cloud Scheduler jobs and
 #: service accounts take none: they are found by their name prefix).
@@ -63,19 +62,6 @@ APP_LABEL = "portway-app"
 STAGE_LABEL = "portway-stage"
 #: A hash of the resource's desired definition, compared by a second deploy.
 SPEC_LABEL = "portway-spec"
-
-
-def stable_hash(text: str, length: int = _HASH_LENGTH) -> str:
-    """The first ``length`` hex digits of SHA-256 of ``text``: the same on every run."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def fit(name: str, limit: int) -> str:
-    """``name`` if it fits ``limit``, else cut with a stable hash of the whole at its end."""
-    if len(name) <= limit:
-        return name
-    head = name[: limit - _HASH_LENGTH - 1].rstrip("-")
-    return f"{head}-{stable_hash(name)}"
 
 
 def check_project(project: str) -> str:

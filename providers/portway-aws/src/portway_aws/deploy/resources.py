@@ -36,12 +36,12 @@ Specs by kind (every ARN fully formed, every mapping JSON-ready; lists sorted):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from portway.deploy.names import spec_hash
 
 
 class Kind(StrEnum):
@@ -58,12 +58,6 @@ class Kind(StrEnum):
     def rank(self) -> int:
         """Creation order: a kind may depend on the kinds before it, never after."""
         return list(Kind).index(self)
-
-
-def spec_hash(spec: Mapping[str, Any]) -> str:
-    """A stable hash of a spec: canonical JSON, SHA-256, 16 hex digits."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
