@@ -6,25 +6,20 @@ a fresh interpreter.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from portway.testing.imports import cloud_sdk_modules, modules_imported_by
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lake-to-warehouse"
 HEAVY = ("boto3", "botocore", "google.cloud", "azure", "pluggy", "typer", "rich", "croniter")
 
 
 def modules_after(code: str, cwd: Path | None = None) -> set[str]:
-    script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    output = subprocess.run(
-        [sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=cwd
-    ).stdout
-    return set(json.loads(output.strip().splitlines()[-1]))
+    return modules_imported_by(code, cwd=cwd)
 
 
 def heavy(modules: set[str]) -> list[str]:
-    return sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+    return cloud_sdk_modules(modules, HEAVY)
 
 
 def test_import_portway_loads_no_cloud_sdk_and_scans_no_entry_points() -> None:

@@ -7,9 +7,6 @@ created by its factory, and loading it imports no cloud SDK.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,6 +16,7 @@ from portway.capabilities import ALL_FEATURES
 from portway.config import load_project
 from portway.errors import ConfigError
 from portway.providers import Provider, ProviderSpec, registry, reset_registry
+from portway.testing.imports import cloud_sdk_modules, modules_imported_by
 
 CLOUD_SDKS = ("boto3", "botocore", "azure", "google.cloud")
 
@@ -78,19 +76,7 @@ class ProviderPackageChecks:
 
     def test_loading_the_provider_imports_no_cloud_sdk(self) -> None:
         # A fresh interpreter: other tests of the session may have imported an SDK.
-        script = textwrap.dedent(
-            f"""
-            import sys
-            from portway.providers import registry
-
-            registry().provider({self.provider!r})
-            print(sorted(
-                name for name in sys.modules
-                if name.split(".")[0] in {CLOUD_SDKS!r} or name.startswith({CLOUD_SDKS!r})
-            ))
-            """
+        imported = modules_imported_by(
+            f"from portway.providers import registry\nregistry().provider({self.provider!r})"
         )
-        result = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, check=True
-        )
-        assert result.stdout.strip() == "[]"
+        assert cloud_sdk_modules(imported, CLOUD_SDKS) == []
