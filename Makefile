@@ -14,7 +14,7 @@ EXAMPLE := examples/lake-to-warehouse
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: demo test lint format bench soak docs sync clean ui browser
+.PHONY: demo test lint format bench soak docs sync clean ui browser emulators
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -45,8 +45,30 @@ demo-ui: sync
 		../../$(BIN)/portway put landing "$$(basename $$file)" "$$file"; done
 	cd $(EXAMPLE) && ../../$(BIN)/portway run --ui --for 120
 
-test: sync lint docs browser
+test: sync lint docs browser emulators
 	$(BIN)/python -m pytest
+
+# The emulators the provider tests use; pytest fixtures start each on a free port and stop
+# it after. Azurite (Blob and Queue, for portway-azure) comes from npm with the lock file
+# in tools/azurite; Google's Pub/Sub emulator (Java, for portway-gcp) comes with the
+# machine's Google Cloud SDK (PORTWAY_PUBSUB_EMULATOR to point elsewhere). moto,
+# gcp-storage-emulator, drongo and functions-framework are Python dev dependencies.
+PUBSUB_EMULATOR ?= $(or $(PORTWAY_PUBSUB_EMULATOR),/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator)
+AZURITE := tools/azurite/node_modules/.bin/azurite-queue
+emulators: $(AZURITE)
+	@if [ -x "$(PUBSUB_EMULATOR)" ]; then :; \
+	elif [ "$${CI:-}" = "true" ]; then \
+		echo "error: Google's Pub/Sub emulator is not at $(PUBSUB_EMULATOR): install the" \
+			"Google Cloud SDK's pubsub-emulator component or set PORTWAY_PUBSUB_EMULATOR" >&2; \
+		exit 1; \
+	else \
+		echo "warning: no Pub/Sub emulator at $(PUBSUB_EMULATOR): portway-gcp's emulator" \
+			"tests will be skipped (they fail with CI=true)" >&2; \
+	fi
+
+$(AZURITE): tools/azurite/package-lock.json
+	npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+	touch $@
 
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
 browser:
