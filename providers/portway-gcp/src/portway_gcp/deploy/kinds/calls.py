@@ -1,0 +1,143 @@
+"""Every Google Cloud call a deploy makes: counted, and its errors made readable.
+
+:class:`CallLog` records each call as read-only or mutating (``plan`` and a no-op
+redeploy must make no mutating call; tests count them). :class:`ResourceCalls` binds the
+log to one resource, so a failure reads ``pubsub:topic projects/p/topics/t:
+pubsub.topics.create failed: PermissionDenied: ...`` followed by the fix where one is
+known (an API not enabled, a missing permission, bad credentials), and never as a bare
+``google.api_core`` traceback. Errors that mean "already there" or "already gone" are
+named by the caller (:meth:`ResourceCalls.unless`), because only it knows which ones are
+harmless.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from portway.errors import DeployError
+
+# "Cloud Pub/Sub API has not been used in project 123 before or it is disabled. Enable it
+# by visiting https://console.developers.google.com/apis/api/pubsub.googleapis.com/..."
+# https://cloud.google.com/service-usage/docs/enable-disable
+_DISABLED_API = re.compile(r"([a-z0-9-]+\.googleapis\.com)")
+
+
+@dataclass
+class CallLog:
+    """The calls made, in order: ``(operation, mutating)`` (``("pubsub.topics.list", False)``)."""
+
+    calls: list[tuple[str, bool]] = field(default_factory=list)
+
+    def read(self, operation: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Make a read-only call (and count it)."""
+        self.calls.append((operation, False))
+        return method(*args, **kwargs)
+
+    def write(
+        self, operation: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Any:
+        """Make a mutating call (and count it)."""
+        self.calls.append((operation, True))
+        return method(*args, **kwargs)
+
+    def skipped(self, operation: str) -> None:
+        """Note a mutating call not made because the stage's emulator lacks it."""
+        self.calls.append((f"{operation} (skipped: emulator)", True))
+
+    @property
+    def reads(self) -> list[str]:
+        return [name for name, mutating in self.calls if not mutating]
+
+    @property
+    def writes(self) -> list[str]:
+        return [name for name, mutating in self.calls if mutating]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCalls:
+    """Calls made on behalf of one resource, counted in ``log``, errors wrapped."""
+
+    log: CallLog
+    kind: str
+    name: str
+
+    def read(self, operation: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return self._call(False, operation, (), method, args, kwargs)
+
+    def write(
+        self, operation: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Any:
+        return self._call(True, operation, (), method, args, kwargs)
+
+    def unless(
+        self,
+        harmless: tuple[type[Exception], ...],
+        operation: str,
+        method: Callable[..., Any],
+        /,
+        *args: Any,
+        mutating: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """The call's result, or ``None`` when it fails with one of ``harmless``."""
+        return self._call(mutating, operation, harmless, method, args, kwargs)
+
+    def _call(
+        self,
+        mutating: bool,
+        operation: str,
+        harmless: tuple[type[Exception], ...],
+        method: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        from google.api_core import exceptions
+
+        try:
+            if mutating:
+                return self.log.write(operation, method, *args, **kwargs)
+            return self.log.read(operation, method, *args, **kwargs)
+        except harmless:
+            return None
+        except exceptions.GoogleAPICallError as error:
+            raise self.failure(operation, error) from None
+
+    def failure(self, operation: str, error: Exception) -> DeployError:
+        """The :class:`DeployError` telling the user what failed on this resource, and the fix."""
+        text = f"{self.kind} {self.name}: {operation} failed: {type(error).__name__}: "
+        text += str(getattr(error, "message", "") or error).strip()
+        fix = fix_for(error, operation)
+        return DeployError(f"{text}; {fix}" if fix else text)
+
+
+def fix_for(error: Exception, operation: str) -> str:
+    """What the user can do about ``error`` from ``operation`` (``""`` when nothing is known)."""
+    from google.api_core import exceptions
+
+    message = str(getattr(error, "message", "") or error)
+    if isinstance(error, exceptions.PermissionDenied | exceptions.Forbidden):
+        if "has not been used" in message or "SERVICE_DISABLED" in message or "disabled" in message:
+            found = _DISABLED_API.search(message)
+            api = found.group(1) if found else "the API named above"
+            return (
+                f"enable {api} in the project (gcloud services enable {api}), wait a minute, "
+                f"then run the command again"
+            )
+        return (
+            f"the deploying identity lacks the permission for {operation}: grant it a role "
+            f"holding it (see the GCP provider page for the deployer's roles), or deploy with "
+            f"credentials that have it"
+        )
+    if isinstance(error, exceptions.Unauthenticated | exceptions.Unauthorized):
+        return (
+            "the Google Cloud credentials are missing or expired: run 'gcloud auth "
+            "application-default login' (or set GOOGLE_APPLICATION_CREDENTIALS) and try again"
+        )
+    if isinstance(error, exceptions.TooManyRequests | exceptions.ResourceExhausted):
+        return "a quota or rate limit is reached: run the command again in a minute, it resumes"
+    if isinstance(error, exceptions.ServiceUnavailable | exceptions.InternalServerError):
+        return "Google Cloud failed for a moment: run the command again, it resumes"
+    return ""

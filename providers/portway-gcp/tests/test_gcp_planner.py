@@ -1,0 +1,197 @@
+"""The planner is a pure function: (desired, observed, record) -> frozen changes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from portway_gcp.deploy.desired import desired_resources
+from portway_gcp.deploy.observe import Observed, recorded_attachments
+from portway_gcp.deploy.planner import GcpChange, dependency_order, plan_deploy, plan_destroy
+from portway_gcp.deploy.record import Record, recorded
+from portway_gcp.deploy.resources import GcpResource, Kind
+from portway_gcp.naming import Names
+
+from portway import Pipeline
+from portway.deploy import ChangeKind
+from portway.loading import load_pipeline
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
+NAMES = Names("demo", "test", "acme-data", "europe-west1")
+TOPICS = "projects/acme-data/topics/demo-test-"
+ACCOUNT = GcpResource(
+    Kind.SERVICE_ACCOUNT,
+    "projects/acme-data/serviceAccounts/demo-test-work@acme-data.iam.gserviceaccount.com",
+    "service account of function work",
+    {"account_id": "demo-test-work"},
+)
+DLQ = GcpResource(Kind.PUBSUB_TOPIC, f"{TOPICS}jobs-dlq", "dead-letter topic of queue jobs")
+TOPIC = GcpResource(Kind.PUBSUB_TOPIC, f"{TOPICS}jobs", "queue jobs", {"labels": {"a": "b"}})
+FUNCTION = GcpResource(
+    Kind.FUNCTION,
+    "projects/acme-data/locations/europe-west1/functions/demo-test-work",
+    "function work",
+    {"timeout_seconds": 10, "memory_mib": 256},
+    depends_on=((Kind.SERVICE_ACCOUNT, ACCOUNT.name),),
+)
+SUBSCRIPTION = GcpResource(
+    Kind.PUBSUB_SUBSCRIPTION,
+    "projects/acme-data/subscriptions/demo-test-jobs--push",
+    "subscription of queue jobs",
+    {"topic": TOPIC.name},
+    depends_on=((Kind.PUBSUB_TOPIC, TOPIC.name), (Kind.FUNCTION, FUNCTION.name)),
+)
+BINDINGS = GcpResource(
+    Kind.IAM_BINDINGS,
+    TOPIC.name,
+    "IAM bindings on queue jobs",
+    {"resource": TOPIC.name, "bindings": [{"role": "roles/pubsub.publisher", "member": "x"}]},
+    depends_on=((Kind.PUBSUB_TOPIC, TOPIC.name),),
+)
+DESIRED = (BINDINGS, SUBSCRIPTION, FUNCTION, TOPIC, ACCOUNT, DLQ)
+
+
+def found(resource: GcpResource, spec_hash: str | None = None) -> Observed:
+    return Observed(resource.kind, resource.name, spec_hash or resource.spec_hash)
+
+
+def deployed(*resources: GcpResource) -> Record:
+    return Record("demo", "test", recorded(resources), "2026-11-29T00:00:00+00:00", 7)
+
+
+@pytest.fixture(scope="module")
+def example() -> Iterator[Pipeline]:
+    path = list(sys.path)
+    try:
+        yield load_pipeline("pipeline:app", EXAMPLE)
+    finally:
+        sys.modules.pop("pipeline", None)
+        sys.path[:] = path
+
+
+def test_first_deploy_creates_everything_in_kind_and_dependency_order() -> None:
+    plan = plan_deploy("demo", "test", DESIRED, {}, None)
+    assert plan.provider == "gcp"
+    assert [(c.kind, c.resource_type, c.name.rsplit("/", 1)[1]) for c in plan.changes] == [
+        (
+            ChangeKind.CREATE,
+            "iam:service-account",
+            "demo-test-work@acme-data.iam.gserviceaccount.com",
+        ),
+        (ChangeKind.CREATE, "pubsub:topic", "demo-test-jobs"),
+        (ChangeKind.CREATE, "pubsub:topic", "demo-test-jobs-dlq"),
+        (ChangeKind.CREATE, "functions:function", "demo-test-work"),
+        (ChangeKind.CREATE, "pubsub:subscription", "demo-test-jobs--push"),
+        (ChangeKind.CREATE, "iam:bindings", "demo-test-jobs"),
+    ]
+    assert all(isinstance(c, GcpChange) and c.resource is not None for c in plan.changes)
+
+
+def test_nothing_changed_gives_an_empty_plan() -> None:
+    observed = {r.key: found(r) for r in DESIRED}
+    assert plan_deploy("demo", "test", DESIRED, observed, deployed(*DESIRED)).is_empty
+
+
+def test_the_example_redeployed_unchanged_gives_an_empty_plan(example: Pipeline) -> None:
+    desired = desired_resources(
+        example, NAMES, app="pipeline:app", source_sha256="ab" * 32, project_number="42"
+    )
+    record = deployed(*desired)
+    listed = {r.key: found(r) for r in desired if r.kind not in _FROM_RECORD}
+    # Bindings and notifications are known from the record while what they sit on exists.
+    observed = listed | {o.key: o for o in recorded_attachments(record, listed)}
+    assert plan_deploy("demo", "test", desired, observed, record).is_empty
+
+
+_FROM_RECORD = (Kind.IAM_BINDINGS, Kind.STORAGE_NOTIFICATION)
+
+
+def test_bindings_on_a_missing_resource_are_planned_again_with_it() -> None:
+    record = deployed(*DESIRED)
+    listed = {r.key: found(r) for r in DESIRED if r.key not in {TOPIC.key, BINDINGS.key}}
+    observed = listed | {o.key: o for o in recorded_attachments(record, listed)}
+    plan = plan_deploy("demo", "test", DESIRED, observed, record)
+    assert [(c.kind, c.resource_type) for c in plan.changes] == [
+        (ChangeKind.CREATE, "pubsub:topic"),
+        (ChangeKind.CREATE, "iam:bindings"),
+    ]
+
+
+def test_a_changed_spec_is_an_update_showing_what_differs() -> None:
+    observed = {r.key: found(r) for r in DESIRED}
+    longer = GcpResource(
+        FUNCTION.kind,
+        FUNCTION.name,
+        FUNCTION.neutral,
+        {"timeout_seconds": 30, "memory_mib": 256},
+        FUNCTION.depends_on,
+    )
+    desired = (ACCOUNT, TOPIC, DLQ, longer, SUBSCRIPTION, BINDINGS)
+    plan = plan_deploy("demo", "test", desired, observed, deployed(*DESIRED))
+    assert [(c.kind, c.name) for c in plan.changes] == [(ChangeKind.UPDATE, FUNCTION.name)]
+    assert plan.changes[0].details == {"timeout_seconds": [10, 30]}
+
+
+def test_a_resource_marked_differently_from_the_record_is_updated_again() -> None:
+    observed = {r.key: found(r) for r in DESIRED}
+    observed[TOPIC.key] = found(TOPIC, "0123456789abcdef")
+    plan = plan_deploy("demo", "test", DESIRED, observed, deployed(*DESIRED))
+    assert [(c.kind, c.name) for c in plan.changes] == [(ChangeKind.UPDATE, TOPIC.name)]
+    assert "reason" in plan.changes[0].details
+
+
+def test_a_resource_missing_from_the_record_is_updated_not_trusted() -> None:
+    observed = {r.key: found(r) for r in DESIRED}
+    plan = plan_deploy("demo", "test", DESIRED, observed, deployed(ACCOUNT, TOPIC, DLQ))
+    assert [(c.kind, c.resource_type) for c in plan.changes] == [
+        (ChangeKind.UPDATE, "functions:function"),
+        (ChangeKind.UPDATE, "pubsub:subscription"),
+        (ChangeKind.UPDATE, "iam:bindings"),
+    ]
+
+
+def test_a_labelled_resource_no_longer_declared_is_deleted_after_the_rest() -> None:
+    old = Observed(Kind.PUBSUB_TOPIC, f"{TOPICS}old")
+    observed = {r.key: found(r) for r in (ACCOUNT, TOPIC, DLQ)} | {old.key: old}
+    record = deployed(ACCOUNT, TOPIC, DLQ)
+    plan = plan_deploy("demo", "test", DESIRED, observed, record)
+    assert [(c.kind, c.resource_type) for c in plan.changes] == [
+        (ChangeKind.CREATE, "functions:function"),
+        (ChangeKind.CREATE, "pubsub:subscription"),
+        (ChangeKind.CREATE, "iam:bindings"),
+        (ChangeKind.DELETE, "pubsub:topic"),
+    ]
+    assert plan.changes[-1].name == old.name
+
+
+def test_nothing_unobserved_is_ever_deleted() -> None:
+    # The record names a topic that carries no labels of this deployment (not observed):
+    # portway does not touch it.
+    observed = {r.key: found(r) for r in DESIRED}
+    other = GcpResource(Kind.PUBSUB_TOPIC, "projects/acme-data/topics/someone-else", "other")
+    plan = plan_deploy("demo", "test", DESIRED, observed, deployed(*DESIRED, other))
+    assert plan.is_empty
+    assert plan_destroy("demo", "test", {}, deployed(*DESIRED, other)).is_empty
+
+
+def test_destroy_deletes_every_found_resource_in_reverse_kind_order() -> None:
+    observed = {r.key: found(r) for r in DESIRED}
+    plan = plan_destroy("demo", "test", observed, deployed(*DESIRED))
+    assert [(c.kind, c.resource_type) for c in plan.changes] == [
+        (ChangeKind.DELETE, "iam:bindings"),
+        (ChangeKind.DELETE, "pubsub:subscription"),
+        (ChangeKind.DELETE, "functions:function"),
+        (ChangeKind.DELETE, "pubsub:topic"),
+        (ChangeKind.DELETE, "pubsub:topic"),
+        (ChangeKind.DELETE, "iam:service-account"),
+    ]
+    assert plan.changes[2].neutral == "function work"
+
+
+def test_a_dependency_cycle_is_a_bug_reported_loudly() -> None:
+    a = GcpResource(Kind.PUBSUB_TOPIC, "a", "a", depends_on=((Kind.PUBSUB_TOPIC, "b"),))
+    b = GcpResource(Kind.PUBSUB_TOPIC, "b", "b", depends_on=((Kind.PUBSUB_TOPIC, "a"),))
+    with pytest.raises(AssertionError, match="cycle"):
+        dependency_order([a, b])
