@@ -161,7 +161,8 @@ def test_private_route_needs_a_function_key(example: Pipeline) -> None:
     assert registrations(source) == {
         "handle_status": [
             "app.function_name(name='status')",
-            "app.route(route='status', methods=['GET'], auth_level=func.AuthLevel.FUNCTION)",
+            "app.route(route='status', trigger_arg_name='request', methods=['GET'], "
+            "auth_level=func.AuthLevel.FUNCTION)",
         ]
     }
     assert 'return shim.http("status", request)' in source
@@ -192,7 +193,8 @@ def test_public_route_is_anonymous_and_keeps_its_path_parameters() -> None:
     names = Names("shop", "prod", "sub-id", "data-rg", "westeurope")
     source = function_app_py(app, group(app, "get_lines"), names, "shop:app")
     assert registrations(source)["handle_get_lines"][1] == (
-        "app.route(route='orders/{order_id}/lines', methods=['GET'], "
+        "app.route(route='orders/{order_id}/lines', trigger_arg_name='request', "
+        "methods=['GET'], "
         "auth_level=func.AuthLevel.ANONYMOUS)"
     )
 

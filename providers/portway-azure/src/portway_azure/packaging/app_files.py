@@ -197,6 +197,9 @@ def _registration(function: Function, names: Names) -> list[str]:
         auth = "ANONYMOUS" if trigger.public else "FUNCTION"
         decorators.append(
             f"@app.route(route={_literal(_route(function, trigger))}, "
+            # The trigger binding's name must be the handler's parameter: the worker
+            # passes each binding by name ('req' by default).
+            'trigger_arg_name="request", '
             f"methods=[{_literal(trigger.method)}], "
             f"auth_level=func.AuthLevel.{auth})"
         )

@@ -1,0 +1,163 @@
+"""One reproducible zip per Function App group of a pipeline.
+
+Each zip holds, all at its root (the Functions host runs the app from there):
+
+- ``function_app.py`` (Python v2 programming model), registering one Azure function per
+  portway function of the group, and the group's ``host.json``
+  (:mod:`portway_azure.packaging.app_files`);
+- ``requirements.txt``: portway-azure's runtime pinned to the versions installed here,
+  merged with the project's own ``requirements.txt``
+  (:mod:`portway_azure.packaging.requirements`); Azure installs it at deploy time;
+- the user's project folder (the one holding ``portway.toml``), less what is not code or
+  data the code reads (hidden files, caches, virtualenvs, tests, build output);
+- the ``portway`` package (less the CLI, the local provider and the test suite) and the
+  ``portway_azure`` package, copied from where this process imports them.
+
+Same inputs give the same bytes (sorted entries, fixed timestamps and permissions, no
+extra fields), so an unchanged app is not uploaded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from portway.errors import ConfigError, DeployError
+from portway_azure.grouping import AppGroup, group_functions
+from portway_azure.naming import Names
+from portway_azure.packaging.app_files import function_app_py, host_json
+from portway_azure.packaging.archive import (
+    Entries,
+    collect,
+    left_out_of_project,
+    package_files,
+    project_files,
+    runtime_packages,
+    write_zip,
+)
+from portway_azure.packaging.requirements import PROJECT_REQUIREMENTS, requirements_txt
+
+if TYPE_CHECKING:
+    from portway.config import StageConfig
+    from portway.model import Pipeline
+
+__all__ = ["AppArchive", "build_app_archives", "names_of"]
+
+FUNCTION_APP = "function_app.py"
+HOST_JSON = "host.json"
+
+
+@dataclass(frozen=True, slots=True)
+class AppArchive:
+    """A built zip of app group ``group``: ``sha256`` in hex, ``size`` in bytes."""
+
+    group: str
+    path: Path
+    sha256: str
+    size: int
+
+
+def names_of(pipeline: Pipeline, stage: StageConfig) -> Names:
+    """The physical names of ``pipeline`` on ``stage`` (its subscription, group, region)."""
+    settings = stage.settings
+    return Names(
+        pipeline.name,
+        stage.name,
+        str(settings.get("subscription", "")),
+        str(settings.get("resource_group", "")),
+        str(settings.get("location", "")),
+    )
+
+
+def build_app_archives(pipeline: Pipeline, stage: StageConfig, output: Path) -> list[AppArchive]:
+    """Build ``<output>/<group>.zip`` for every app group of ``pipeline`` on ``stage``.
+
+    ``stage`` comes from :meth:`portway.config.ProjectConfig.stage`, which sets the
+    project folder (``stage.root``) and the pipeline's ``module:attr`` (``stage.app``)
+    that ``function_app.py`` imports. ``output`` is a folder (created if missing)
+    outside the project, or under its ``.portway/``. Archives are in group name order.
+
+    Raises :class:`ConfigError` when the stage names no portway project, and
+    :class:`DeployError` when an archive cannot be built: an output inside what is
+    packaged, a symlink out of the project, a project file named like a generated one,
+    a project requirement that conflicts with the runtime's pins.
+    """
+    project = _check_project(stage)
+    output = _check_output(output, project)
+    names = names_of(pipeline, stage)
+    shared: Entries = {}
+    collect(
+        shared,
+        project_files(project, skip=frozenset({PROJECT_REQUIREMENTS})),
+        "the project folder",
+    )
+    for package, left_out in runtime_packages():
+        collect(shared, package_files(package, left_out), f"the {package.name} package")
+    requirements = requirements_txt(project)
+    archives = []
+    for group in group_functions(pipeline):
+        entries = dict(shared)
+        collect(entries, _generated(pipeline, group, names, stage.app, requirements), "portway")
+        path = output / f"{group.name}.zip"
+        data = write_zip(path, entries)
+        archives.append(AppArchive(group.name, path, hashlib.sha256(data).hexdigest(), len(data)))
+    return archives
+
+
+def _generated(
+    pipeline: Pipeline, group: AppGroup, names: Names, pipeline_app: str, requirements: bytes
+) -> list[tuple[str, bytes]]:
+    host = json.dumps(host_json(group), indent=2, sort_keys=True) + "\n"
+    return [
+        (FUNCTION_APP, function_app_py(pipeline, group, names, pipeline_app).encode("utf-8")),
+        (HOST_JSON, host.encode("utf-8")),
+        (PROJECT_REQUIREMENTS, requirements),
+    ]
+
+
+# -- the checks at the boundary ---------------------------------------------------------
+
+
+def _check_project(stage: StageConfig) -> Path:
+    if stage.root is None or not stage.app:
+        raise ConfigError(
+            f"stage {stage.name!r}: the project folder is unknown; load the stage with "
+            f"portway.config.load_project(folder).stage(name)"
+        )
+    root = stage.root.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"project folder {root} does not exist or is not a folder")
+    if (root / "portway.toml").is_file():
+        return root
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"{pyproject}: cannot read it: {error}") from None
+        if isinstance(tool, dict) and "portway" in tool:
+            return root
+    raise ConfigError(
+        f"{root} is not a portway project: it has no portway.toml (nor [tool.portway] in "
+        f"pyproject.toml); package the folder that holds the pipeline's configuration"
+    )
+
+
+def _check_output(output: Path, project: Path) -> Path:
+    target = output.resolve()
+    if target.is_relative_to(project):
+        relative = target.relative_to(project)
+        if not relative.parts or not left_out_of_project(relative.parts):
+            raise DeployError(
+                f"output {output} is inside the project folder {project}, so the next "
+                f"build would package the archives: write them outside, or under "
+                f".portway/build/"
+            )
+    if target.exists() and not target.is_dir():
+        raise DeployError(f"output {output} exists and is not a folder: name a folder")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
