@@ -80,6 +80,11 @@ SPEC = ProviderSpec(
             str,
             help="URL serving the Cloud Functions, Cloud Scheduler and IAM APIs (for tests)",
         ),
+        Setting(
+            "iam_endpoint",
+            str,
+            help="IAM Admin emulator host:port, gRPC (for tests; default: the Google API)",
+        ),
     ),
 )
 
