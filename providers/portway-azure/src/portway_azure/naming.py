@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from portway.deploy.names import fit, stable_hash
 from portway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from portway.config import StageConfig
 
 # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftstorage
 # Storage account: 3-24 lowercase letters and digits, unique across Azure.
@@ -126,6 +130,27 @@ class Names:
         name = readable[: STORAGE_ACCOUNT_LIMIT - len(digest)] + digest
         return _checked(name, _STORAGE_NAME, "storage account")
 
+    @property
+    def host_storage_account(self) -> str:
+        """The storage account of the stage's Functions hosts (``AzureWebJobsStorage``).
+
+        Separate from :attr:`storage_account` because the host needs account-wide blob
+        rights on its storage (leases, timer schedules, keys, the deployed package):
+        granting those on the data account would let every function read every
+        container. Readable head, ``h``, and a hash distinct from the data account's.
+        """
+        readable = re.sub(r"[^a-z0-9]", "", f"{self.app}{self.stage}")
+        digest = stable_hash(f"{self.subscription}/{self.resource_group}/{self.prefix}/host")
+        name = readable[: STORAGE_ACCOUNT_LIMIT - len(digest) - 1] + "h" + digest
+        return _checked(name, _STORAGE_NAME, "storage account")
+
+    def package_container(self, group: str) -> str:
+        """The container, in :attr:`host_storage_account`, Flex Consumption deploys
+        app group ``group``'s package from."""
+        return _checked(
+            fit(f"package-{_resource(group)}", CONTAINER_LIMIT), _STORAGE_CHILD, "container"
+        )
+
     def container(self, bucket: str) -> str:
         """The Blob container of neutral bucket ``bucket``, in :attr:`storage_account`."""
         return _checked(container_name(bucket), _STORAGE_CHILD, "container")
@@ -211,3 +236,18 @@ def container_name(bucket: str) -> str:
     """The container of neutral bucket ``bucket``: the same in every stage's account, so
     the runtime shim (which knows no app, stage or subscription) maps containers back."""
     return fit(f"b-{bucket}", CONTAINER_LIMIT)
+
+
+def names_for_stage(app: str, stage: StageConfig) -> Names:
+    """The names of app ``app`` on ``stage``, from its ``subscription``,
+    ``resource_group`` and ``location`` settings; :class:`ConfigError` if one is missing."""
+    values = []
+    for setting in ("subscription", "resource_group", "location"):
+        value = str(stage.settings.get(setting) or "").strip()
+        if not value:
+            raise ConfigError(
+                f"stage {stage.name!r}: the azure provider needs {setting!r} in "
+                f"[stages.{stage.name}]"
+            )
+        values.append(value)
+    return Names(app, stage.name, *values)

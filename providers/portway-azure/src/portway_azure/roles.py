@@ -23,7 +23,7 @@ account, the resource group or the subscription:
   from the trigger queue (a Processor right).
 
 The Functions host's own storage (``AzureWebJobsStorage``: leases, timer schedules,
-function keys) is not covered here.
+function keys) is a separate account per stage: :func:`host_storage_assignment`.
 
 Role ids are Azure's built-in role definitions:
 https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
@@ -67,6 +67,7 @@ STORAGE_QUEUE_DATA_MESSAGE_SENDER = Role(
 STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR = Role(
     "Storage Queue Data Message Processor", "8a0f0c08-91a1-4084-bc3d-661d67233fed"
 )
+STORAGE_BLOB_DATA_OWNER = Role("Storage Blob Data Owner", "b7e6dc6d-f1e8-4753-8033-0f276bb0955b")
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration
 EVENTGRID_DATA_SENDER = Role("EventGrid Data Sender", "d5a91429-5739-47e2-a06b-3470a27159e7")
 
@@ -111,6 +112,23 @@ def role_assignments(group: AppGroup, names: Names) -> list[RoleAssignment]:
         wanted.add((scope, STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR))
         wanted.add((queue_scope(names, queue.poison(names)), STORAGE_QUEUE_DATA_MESSAGE_SENDER))
     return sorted(RoleAssignment(scope, role, principal) for scope, role in wanted)
+
+
+def host_storage_assignment(group: AppGroup, names: Names) -> RoleAssignment:
+    """Storage Blob Data Owner on the stage's *host* storage account for ``group``'s identity.
+
+    The Functions host keeps leases, timer schedules and keys in ``AzureWebJobsStorage``
+    and needs this role on it to connect with an identity
+    (https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity);
+    Flex Consumption reads the app's package from a container there. That account holds
+    no pipeline data (:attr:`~portway_azure.naming.Names.host_storage_account`), so this
+    account-wide role grants nothing on the data account.
+    """
+    scope = (
+        f"/subscriptions/{names.subscription}/resourceGroups/{names.resource_group}"
+        f"/providers/Microsoft.Storage/storageAccounts/{names.host_storage_account}"
+    )
+    return RoleAssignment(scope, STORAGE_BLOB_DATA_OWNER, identity_name(group, names))
 
 
 def portability_notes(group: AppGroup) -> list[str]:

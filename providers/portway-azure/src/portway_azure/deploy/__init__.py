@@ -1,0 +1,13 @@
+"""Deploying a pipeline on Azure, in pure stages (as chalice's deployer documents at its top).
+
+1. :mod:`~portway_azure.deploy.desired`: pipeline + names + packages -> the Azure
+   resources portway wants (:class:`~portway_azure.deploy.resources.AzureResource`).
+2. :mod:`~portway_azure.deploy.observe`: read-only listing calls -> what exists now
+   (:class:`~portway_azure.deploy.resources.Observed`), one call per kind and parent.
+3. :mod:`~portway_azure.deploy.planner`: a pure function (desired, observed, record) -> Plan.
+4. :mod:`~portway_azure.deploy.requests`: each change -> the requests the executor sends,
+   built with azure-mgmt's own model types (golden-tested: no ARM emulator exists).
+5. :mod:`~portway_azure.deploy.apply`: the executor, in dependency order, under the lock.
+6. :mod:`~portway_azure.deploy.record`: the deploy record, a blob written with
+   ``If-None-Match: *`` / ``If-Match``, and the stage's lock blob.
+"""
