@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from portway_azure.clients import (
@@ -12,12 +15,29 @@ from portway_azure.clients import (
     AzureResources,
     topic_endpoint,
 )
+from portway_azure.dataplane import AzureDataPlane, connect_pipeline, from_environment
+from portway_azure.message_encoding import (
+    DECLARED_MAX_MESSAGE_BYTES,
+    MAX_QUEUE_MESSAGE_BYTES,
+    queue_text,
+)
 from portway_azure.naming import Names
+from portway_azure.native_events import message_of
+from portway_azure.plugin import CAPABILITIES
 from portway_azure.testing.azurite import Azurite
 
-from portway import Pipeline
+from portway import Message, Pipeline
 from portway.config import StageConfig
-from portway.errors import ConfigError
+from portway.dataplane import bind
+from portway.errors import (
+    ConfigError,
+    DeployError,
+    InvalidKey,
+    MessageTooLarge,
+    PermissionDenied,
+)
+from portway.model import MessageTrigger
+from portway.payload import outgoing
 from portway.testing.imports import cloud_sdk_modules, modules_imported_by
 
 NAMES = Names("orders", "test", "sub", "data-rg", "westeurope")
@@ -26,6 +46,42 @@ app = Pipeline("orders")
 lake = app.bucket("lake")
 jobs = app.queue("jobs")
 loaded = app.topic("loaded")
+
+
+@app.on_message(jobs, uses=[lake.read()])
+def reader(msg: Message) -> None:
+    lake.write("sneaky", b"x")
+
+
+@dataclass
+class Stage:
+    """One test's container and queue in Azurite, and the data plane bound to them."""
+
+    plane: AzureDataPlane
+    clients: AzureClients
+    container: str
+    queue: str
+
+    def received(self) -> list[Any]:
+        """The messages on the queue (peeked: still there), as Azurite holds them."""
+        return list(self.clients.queue(self.queue).peek_messages(max_messages=32))
+
+
+@pytest.fixture
+def stage(azurite: Azurite, unique_name: str) -> Stage:
+    clients = AzureClients(connection_string=azurite.connection_string)
+    clients.blob_service.create_container(unique_name)
+    clients.queue_service.create_queue(unique_name)
+    resources = AzureResources(buckets={"lake": unique_name}, queues={"jobs": unique_name})
+    return Stage(
+        AzureDataPlane(clients, resources, stage="test"), clients, unique_name, unique_name
+    )
+
+
+def delivered(text: str, attempt: int = 1) -> Message:
+    """What the shim makes of a queue message: the host base64-decodes it first."""
+    trigger = MessageTrigger(jobs)
+    return message_of(base64.b64decode(text), trigger, identifier="q", attempt=attempt, time=None)
 
 
 # -- clients ------------------------------------------------------------------------------------
@@ -113,3 +169,197 @@ def test_a_resource_missing_from_the_map_says_to_redeploy() -> None:
 
     with pytest.raises(ConfigError, match="portway deploy"):
         resources.queue("jobs")
+
+
+def test_the_declared_message_size_is_the_providers_capability() -> None:
+    assert CAPABILITIES.max_message_bytes == DECLARED_MAX_MESSAGE_BYTES
+
+
+# -- buckets ------------------------------------------------------------------------------------
+
+
+def test_an_object_round_trips_with_its_content_type(stage: Stage) -> None:
+    with bind(stage.plane):
+        lake.write("in/a b.csv", "x,y\n", content_type="text/csv")
+        data = lake.read("in/a b.csv")
+
+    properties = stage.clients.container(stage.container).get_blob_client("in/a b.csv")
+    assert data == b"x,y\n"
+    assert properties.get_blob_properties().content_settings.content_type == "text/csv"
+
+
+def test_reading_a_missing_object_is_a_key_error(stage: Stage) -> None:
+    with bind(stage.plane), pytest.raises(KeyError, match="no object 'nothing'"):
+        lake.read("nothing")
+
+
+def test_list_returns_the_keys_under_a_prefix_sorted(stage: Stage) -> None:
+    with bind(stage.plane):
+        for key in ("b/2", "a/1", "b/1", "c"):
+            lake.write(key, b"")
+        assert lake.list("b/") == ["b/1", "b/2"]
+        assert lake.list("") == ["a/1", "b/1", "b/2", "c"]
+
+
+def test_delete_removes_the_object_and_a_missing_one_is_no_error(stage: Stage) -> None:
+    with bind(stage.plane):
+        lake.write("k", b"v")
+        lake.delete("k")
+        lake.delete("k")
+        assert lake.list("") == []
+
+
+def test_an_unsafe_key_is_refused_before_any_call(stage: Stage) -> None:
+    with bind(stage.plane), pytest.raises(InvalidKey):
+        lake.write("../etc/passwd", b"")
+
+
+def test_a_container_that_was_never_deployed_says_to_deploy(azurite: Azurite) -> None:
+    clients = AzureClients(connection_string=azurite.connection_string)
+    plane = AzureDataPlane(clients, AzureResources(buckets={"lake": "b-missing"}), stage="dev")
+
+    with bind(plane), pytest.raises(DeployError, match=r"container b-missing.*--stage dev"):
+        lake.read("k")
+
+
+def test_an_undeclared_use_is_denied_before_any_call(stage: Stage) -> None:
+    with bind(stage.plane, app.function("reader")), pytest.raises(PermissionDenied):
+        lake.write("sneaky", b"x")
+
+    with bind(stage.plane):
+        assert lake.list("") == []
+
+
+# -- queues ---------------------------------------------------------------------------------
+
+
+def test_a_sent_message_reaches_the_handler_as_sent(stage: Stage) -> None:
+    with bind(stage.plane):
+        identifier = jobs.send({"order": 1}, attributes={"kind": "new"})
+
+    (raw,) = stage.received()
+    message = delivered(raw.content)
+    assert message.id == identifier
+    assert message.json() == {"order": 1}
+    assert message.attributes == {"kind": "new"}
+    assert message.content_type == "application/json"
+
+
+def test_a_binary_body_round_trips(stage: Stage) -> None:
+    data = bytes(range(256))
+    with bind(stage.plane):
+        jobs.send(data)
+
+    (raw,) = stage.received()
+    assert delivered(raw.content).body == data
+
+
+def test_a_batch_is_sent_in_order_with_one_id_each(stage: Stage) -> None:
+    with bind(stage.plane):
+        ids = jobs.send_batch(["a", "b", "c"])
+
+    messages = [delivered(raw.content) for raw in stage.received()]
+    assert [m.id for m in messages] == ids
+    assert [m.text() for m in messages] == ["a", "b", "c"]
+
+
+def _body_filling_the_queue_message(extra: int) -> bytes:
+    """A text body whose encoded message is ``MAX_QUEUE_MESSAGE_BYTES`` plus ``extra``
+    base64 blocks of 4 characters (negative: fewer)."""
+    overhead = len(base64.b64decode(queue_text(outgoing(b""), "0" * 32).text))
+    return b"a" * (MAX_QUEUE_MESSAGE_BYTES * 3 // 4 - overhead + 3 * extra)
+
+
+def test_a_message_of_exactly_64_kib_encoded_is_sent(stage: Stage) -> None:
+    body = _body_filling_the_queue_message(0)
+    assert queue_text(outgoing(body), "0" * 32).size == MAX_QUEUE_MESSAGE_BYTES
+
+    with bind(stage.plane):
+        jobs.send(body)
+
+    (raw,) = stage.received()
+    assert delivered(raw.content).body == body
+
+
+def test_a_message_over_64_kib_encoded_is_refused_naming_queue_size_and_limit(
+    stage: Stage,
+) -> None:
+    body = _body_filling_the_queue_message(0) + b"a"
+
+    with bind(stage.plane), pytest.raises(MessageTooLarge) as raised:
+        jobs.send(body)
+
+    assert f"Storage Queue {stage.queue!r}" in str(raised.value)
+    assert "65,540 bytes" in str(raised.value)
+    assert "65,536" in str(raised.value)
+    assert stage.received() == []
+
+
+def test_a_message_over_the_declared_size_is_refused_as_validate_says(stage: Stage) -> None:
+    with bind(stage.plane), pytest.raises(MessageTooLarge, match="49,152"):
+        jobs.send(b"a" * (DECLARED_MAX_MESSAGE_BYTES + 1))
+
+    assert stage.received() == []
+
+
+def test_a_binary_body_near_the_declared_size_is_refused_with_the_reason(stage: Stage) -> None:
+    with bind(stage.plane), pytest.raises(MessageTooLarge, match="not UTF-8 text"):
+        jobs.send(b"\xff" * 40_000)
+
+
+def test_a_queue_that_was_never_deployed_says_to_deploy(azurite: Azurite) -> None:
+    clients = AzureClients(connection_string=azurite.connection_string)
+    plane = AzureDataPlane(clients, AzureResources(queues={"jobs": "q-missing"}), stage="dev")
+
+    with bind(plane), pytest.raises(DeployError, match="Storage Queue q-missing"):
+        jobs.send("x")
+
+
+# -- connecting a pipeline ------------------------------------------------------------------
+
+
+def test_connect_pipeline_names_resources_as_deploy_does(
+    azure_stage: StageConfig, unique_name: str
+) -> None:
+    pipeline = Pipeline(unique_name)
+    bucket = pipeline.bucket(unique_name)
+    names = Names(unique_name, azure_stage.name, "s", "r", "westeurope")
+    plane = connect_pipeline(pipeline, azure_stage, environ={})
+    plane.clients.blob_service.create_container(names.container(unique_name))
+
+    with bind(plane):
+        bucket.write("k", b"v")
+        assert bucket.read("k") == b"v"
+    assert plane.resources.container(unique_name) == names.container(unique_name)
+
+
+def test_connect_pipeline_takes_topic_endpoints_from_the_environment(
+    azure_stage: StageConfig,
+) -> None:
+    environ = {
+        RESOURCES: json.dumps({"topics": {"loaded": "http://127.0.0.1:1/api/events"}}),
+        "PORTWAY_AZURE_EVENT_GRID_KEY": "key",
+    }
+
+    plane = connect_pipeline(app, azure_stage, environ=environ)
+
+    assert plane.resources.topic("loaded") == "http://127.0.0.1:1/api/events"
+    assert plane.clients.event_grid_key == "key"
+
+
+def test_a_deployed_function_reads_its_data_plane_from_app_settings(stage: Stage) -> None:
+    resources = AzureResources(buckets={"lake": stage.container})
+    assert stage.clients.connection_string is not None
+    plane = from_environment(
+        {STORAGE: stage.clients.connection_string, **resources.to_environment()}
+    )
+
+    with bind(plane):
+        lake.write("k", b"v")
+        assert lake.read("k") == b"v"
+
+
+def test_importing_the_data_plane_imports_no_azure_sdk() -> None:
+    imported = modules_imported_by("import portway_azure.dataplane")
+
+    assert cloud_sdk_modules(imported, ["azure"]) == []
