@@ -19,12 +19,21 @@ import pytest
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from portway_azure import shim
+from portway_azure.clients import (
+    BLOB_SERVICE_URI,
+    QUEUE_SERVICE_URI,
+    RESOURCES,
+    STORAGE,
+    AzureClients,
+    AzureResources,
+)
 from portway_azure.grouping import group_functions
 from portway_azure.naming import Names
 from portway_azure.native_events import MalformedMessage, container_of, envelope
 from portway_azure.packaging import function_app_py
+from portway_azure.testing.azurite import Azurite
 
-from portway.errors import NotSupported, PermissionDenied
+from portway.errors import ConfigError, PermissionDenied
 from portway.loading import load_pipeline
 from portway.payload import outgoing
 from portway.testing.imports import cloud_sdk_modules, modules_imported_by
@@ -253,8 +262,28 @@ def test_an_undeclared_use_raises_permission_denied(pipeline: Path) -> None:
         shim.queue_message("sneaky", queue_message("hi"))
 
 
-def test_a_declared_use_reaches_the_not_yet_available_data_plane(pipeline: Path) -> None:
-    with pytest.raises(NotSupported, match="later version"):
+def test_a_declared_use_reaches_the_data_plane_the_app_settings_name(
+    pipeline: Path, azurite: Azurite, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = AzureClients(connection_string=azurite.connection_string)
+    clients.blob_service.create_container(unique_name)
+    monkeypatch.setenv(STORAGE, azurite.connection_string)
+    resources = AzureResources(buckets={"lake": unique_name})
+    for name, value in resources.to_environment().items():
+        monkeypatch.setenv(name, value)
+
+    shim.queue_message("writer", queue_message("hi"))
+
+    assert clients.container(unique_name).download_blob("x").readall() == b"y"
+
+
+def test_a_data_plane_call_without_app_settings_names_them(
+    pipeline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (STORAGE, BLOB_SERVICE_URI, QUEUE_SERVICE_URI, RESOURCES):
+        monkeypatch.delenv(name, raising=False)
+
+    with pytest.raises(ConfigError, match=STORAGE):
         shim.queue_message("writer", queue_message("hi"))
 
 

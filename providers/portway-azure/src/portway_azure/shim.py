@@ -20,29 +20,32 @@ on the first call, once per worker process, from the app's root.
   traceback logged.
 
 Every call binds the data plane with the function, so an undeclared use raises
-:class:`~portway.errors.PermissionDenied`. The Azure data plane is not written yet: the
-bound :class:`AzureDataPlaneNotAvailable` raises :class:`~portway.errors.NotSupported`.
+:class:`~portway.errors.PermissionDenied`. The data plane (:class:`LazyAzureDataPlane`)
+is built on the first data-plane call of the worker, from the app settings the deploy
+wrote (:func:`portway_azure.dataplane.from_environment`; the names are listed in
+:mod:`portway_azure.clients`), and shared by every invocation after it.
 
 Importing this module imports ``azure.functions`` (the host's own library, already
-loaded in the worker) and no storage or identity SDK.
+loaded in the worker) and no storage or identity SDK: those load on that first call.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import azure.functions as func
 
-from portway.dataplane import bind
-from portway.errors import ConfigError, NotSupported
+from portway.dataplane import DataPlane, bind
+from portway.errors import ConfigError
 from portway.events import HttpRequest, Message, ScheduleEvent, to_http_response
 from portway.invocation import deliver_messages, describe
 from portway.loading import load_pipeline
@@ -61,7 +64,7 @@ if TYPE_CHECKING:
     from portway.payload import OutgoingMessage
 
 __all__ = [
-    "AzureDataPlaneNotAvailable",
+    "LazyAzureDataPlane",
     "MessageFailed",
     "configure",
     "http",
@@ -79,33 +82,47 @@ class MessageFailed(Exception):
     """A batch handler reported its message failed; raised so the host retries it."""
 
 
-class AzureDataPlaneNotAvailable:
-    """The data plane bound on Azure until the real one (Blob, Queue, Event Grid) lands.
+class LazyAzureDataPlane:
+    """The Azure data plane, built from the app settings on the first data-plane call.
 
-    Not a fake: every call raises :class:`NotSupported`, so a handler that reaches its
-    resources fails loudly with the reason instead of doing nothing.
+    Building it imports the storage SDKs, which a worker whose functions never reach a
+    bucket, queue or topic then never pays for. Thread-safe: the host runs invocations
+    in parallel threads of one worker. A missing or malformed app setting raises
+    :class:`~portway.errors.ConfigError` on the call that needed it.
     """
 
-    def _unavailable(self) -> NoReturn:
-        raise NotSupported("the Azure data plane arrives in a later version")
+    def __init__(self) -> None:
+        self._plane: DataPlane | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def plane(self) -> DataPlane:
+        """The real data plane (built on first use)."""
+        if self._plane is None:
+            with self._lock:
+                if self._plane is None:
+                    from portway_azure.dataplane import from_environment
+
+                    self._plane = from_environment()
+        return self._plane
 
     def read_object(self, bucket: Bucket, key: str) -> bytes:
-        self._unavailable()
+        return self.plane.read_object(bucket, key)
 
     def write_object(self, bucket: Bucket, key: str, data: bytes, content_type: str) -> None:
-        self._unavailable()
+        self.plane.write_object(bucket, key, data, content_type)
 
     def list_objects(self, bucket: Bucket, prefix: str) -> list[str]:
-        self._unavailable()
+        return self.plane.list_objects(bucket, prefix)
 
     def delete_object(self, bucket: Bucket, key: str) -> None:
-        self._unavailable()
+        self.plane.delete_object(bucket, key)
 
     def send_messages(self, queue: Queue, messages: Sequence[OutgoingMessage]) -> list[str]:
-        self._unavailable()
+        return self.plane.send_messages(queue, messages)
 
     def publish_messages(self, topic: Topic, messages: Sequence[OutgoingMessage]) -> list[str]:
-        self._unavailable()
+        return self.plane.publish_messages(topic, messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +130,7 @@ class _Runtime:
     """What a worker loads once: the pipeline and the clients its functions call."""
 
     pipeline: Pipeline
-    clients: AzureDataPlaneNotAvailable
+    clients: LazyAzureDataPlane
 
 
 _pipeline_app: str | None = None
@@ -144,7 +161,7 @@ def _load() -> _Runtime:
             )
         # The host runs the worker in the app's root and names it in this exact spelling.
         root = Path(os.environ.get("AzureWebJobsScriptRoot") or os.getcwd())  # noqa: SIM112
-        _runtime = _Runtime(load_pipeline(_pipeline_app, root), AzureDataPlaneNotAvailable())
+        _runtime = _Runtime(load_pipeline(_pipeline_app, root), LazyAzureDataPlane())
     return _runtime
 
 
