@@ -21,24 +21,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from portway.errors import ConfigError, DeployError
-from portway_azure.grouping import AppGroup, group_functions
-from portway_azure.naming import Names
-from portway_azure.packaging.app_files import function_app_py, host_json
-from portway_azure.packaging.archive import (
+from portway.deploy.archive import (
+    PORTWAY_LEFT_OUT,
     Entries,
+    check_project,
     collect,
     left_out_of_project,
     package_files,
     project_files,
-    runtime_packages,
     write_zip,
 )
+from portway.errors import ConfigError, DeployError
+from portway_azure.grouping import AppGroup, group_functions
+from portway_azure.naming import Names
+from portway_azure.packaging.app_files import function_app_py, host_json
 from portway_azure.packaging.requirements import PROJECT_REQUIREMENTS, requirements_txt
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ __all__ = ["AppArchive", "build_app_archives", "names_of"]
 
 FUNCTION_APP = "function_app.py"
 HOST_JSON = "host.json"
+#: portway_azure's own test harness plays the Functions host; an app never runs it.
+PORTWAY_AZURE_LEFT_OUT = frozenset({"testing"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +103,28 @@ def build_app_archives(pipeline: Pipeline, stage: StageConfig, output: Path) -> 
     archives = []
     for group in group_functions(pipeline):
         entries = dict(shared)
-        collect(entries, _generated(pipeline, group, names, stage.app, requirements), "portway")
+        collect(
+            entries,
+            _generated(pipeline, group, names, stage.app, requirements),
+            "portway",
+            fix="rename or remove the project's file: portway generates it for every app",
+        )
         path = output / f"{group.name}.zip"
         data = write_zip(path, entries)
         archives.append(AppArchive(group.name, path, hashlib.sha256(data).hexdigest(), len(data)))
     return archives
+
+
+def runtime_packages() -> list[tuple[Path, frozenset[str]]]:
+    """The folders of ``portway`` and ``portway_azure`` as imported here, each with the
+    top-level names of it that stay out of the zip."""
+    import portway
+    import portway_azure
+
+    return [
+        (Path(portway.__file__).parent, PORTWAY_LEFT_OUT),
+        (Path(portway_azure.__file__).parent, PORTWAY_AZURE_LEFT_OUT),
+    ]
 
 
 def _generated(
@@ -128,23 +147,7 @@ def _check_project(stage: StageConfig) -> Path:
             f"stage {stage.name!r}: the project folder is unknown; load the stage with "
             f"portway.config.load_project(folder).stage(name)"
         )
-    root = stage.root.resolve()
-    if not root.is_dir():
-        raise ConfigError(f"project folder {root} does not exist or is not a folder")
-    if (root / "portway.toml").is_file():
-        return root
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-            raise ConfigError(f"{pyproject}: cannot read it: {error}") from None
-        if isinstance(tool, dict) and "portway" in tool:
-            return root
-    raise ConfigError(
-        f"{root} is not a portway project: it has no portway.toml (nor [tool.portway] in "
-        f"pyproject.toml); package the folder that holds the pipeline's configuration"
-    )
+    return check_project(stage.root)
 
 
 def _check_output(output: Path, project: Path) -> Path:
