@@ -13,7 +13,7 @@ import base64
 import json
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from portway_gcp import main as shim
 from portway_gcp.deploy import desired
 from portway_gcp.native_events import PUBLISHED
+from portway_gcp.testing.emulators import EmulatorEndpoints
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -65,7 +66,7 @@ def audit(msg: Message) -> None:
 
 @app.on_message(loaded, uses=[lake.write()])
 def archive(msg: Message) -> None:
-    lake.write("archive.txt", msg.body)  # declared; the GCP data plane is not there yet
+    lake.write("archive.txt", msg.body)  # declared
 
 
 @app.on_object_created(landing, suffix=".csv")
@@ -306,16 +307,32 @@ def test_an_undeclared_use_answers_500_with_permission_denied(
     assert "add lake.write() to uses=[...]" in err
 
 
-def test_a_declared_use_says_the_data_plane_is_not_there_yet(
+def test_a_declared_use_reaches_the_bucket_deploy_named_through_the_gcp_data_plane(
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gcp_environment: EmulatorEndpoints,
+    unique_name: Callable[[str], str],
+) -> None:
+    from google.cloud import storage
+
+    bucket = storage.Client(project="portway-test").create_bucket(unique_name("shop-lake"))
+    monkeypatch.setenv("PORTWAY_GCP_RESOURCES", json.dumps({"buckets": {"lake": bucket.name}}))
+
+    _, status, _ = invoke(monkeypatch, "archive", text_push("archived"))
+
+    assert status == 200
+    assert bucket.blob("archive.txt").download_as_bytes() == b"archived"
+
+
+def test_a_declared_use_missing_from_the_deployed_resources_says_to_redeploy(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, status, _ = invoke(monkeypatch, "archive", text_push("x"))
 
     assert status == 500
-    assert (
-        "NotSupported: the Google Cloud data plane arrives in a later version"
-        in capsys.readouterr().err
-    )
+    err = capsys.readouterr().err
+    assert "ConfigError: bucket 'lake' is not among the resources this function" in err
+    assert "redeploy" in err
 
 
 # -- objects ----------------------------------------------------------------------------------

@@ -3,9 +3,12 @@
 functions-framework serves :func:`handle` as an HTTP function and passes it the Flask
 request. On the first request of an instance it reads the environment deploy sets
 (``PORTWAY_APP``, ``PORTWAY_FUNCTION``, ``PORTWAY_STAGE``), imports the pipeline from the
-working directory (the function's source) and finds its function; then, per request, it
-binds the data plane with the function (so an undeclared use raises
-:class:`~portway.errors.PermissionDenied`), reads the request as a neutral event
+working directory (the function's source) and finds its function, and prepares the
+Google Cloud data plane (:class:`~portway_gcp.dataplane.GcpDataPlane`, reaching the
+resources ``PORTWAY_GCP_RESOURCES`` names; its clients are created on the first
+data-plane call, against ``PUBSUB_EMULATOR_HOST`` / ``STORAGE_EMULATOR_HOST`` when set);
+then, per request, it binds the data plane with the function (so an undeclared use
+raises :class:`~portway.errors.PermissionDenied`), reads the request as a neutral event
 (:mod:`portway_gcp.native_events`) and calls the user code:
 
 * queue and topic triggers: one pushed Pub/Sub message per request, run through
@@ -31,13 +34,13 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from portway.dataplane import bind
-from portway.errors import ConfigError, NotSupported
+from portway.errors import ConfigError
 from portway.events import HttpRequest
 from portway.invocation import deliver_messages, describe
 from portway.loading import load_pipeline
@@ -47,10 +50,9 @@ from portway_gcp import native_events
 from portway_gcp.native_events import MalformedEvent
 
 if TYPE_CHECKING:
-    from portway.model.resources import Bucket, Queue, Topic
-    from portway.payload import OutgoingMessage
+    from portway_gcp.dataplane import GcpDataPlane
 
-__all__ = ["DataPlaneNotYetAvailable", "Request", "handle", "reset"]
+__all__ = ["Request", "handle", "reset"]
 
 # The environment contract written by portway_gcp.deploy.desired (same names; a test
 # checks they agree). Not imported from there: that module pulls in the whole deploy.
@@ -80,41 +82,12 @@ class Request(Protocol):
     def get_data(self) -> bytes: ...
 
 
-class DataPlaneNotYetAvailable:
-    """The clients bound on Google Cloud until its data plane exists: every call refuses.
-
-    Binding it still checks each call against the function's declared uses first, so an
-    undeclared use raises :class:`~portway.errors.PermissionDenied` as on every provider.
-    """
-
-    def _refuse(self) -> NotSupported:
-        return NotSupported("the Google Cloud data plane arrives in a later version")
-
-    def read_object(self, bucket: Bucket, key: str) -> bytes:
-        raise self._refuse()
-
-    def write_object(self, bucket: Bucket, key: str, data: bytes, content_type: str) -> None:
-        raise self._refuse()
-
-    def list_objects(self, bucket: Bucket, prefix: str) -> list[str]:
-        raise self._refuse()
-
-    def delete_object(self, bucket: Bucket, key: str) -> None:
-        raise self._refuse()
-
-    def send_messages(self, queue: Queue, messages: Sequence[OutgoingMessage]) -> list[str]:
-        raise self._refuse()
-
-    def publish_messages(self, topic: Topic, messages: Sequence[OutgoingMessage]) -> list[str]:
-        raise self._refuse()
-
-
 @dataclass(frozen=True, slots=True)
 class _Runtime:
     """What an instance loads once: its function and the clients it calls."""
 
     function: Function
-    clients: DataPlaneNotYetAvailable
+    clients: GcpDataPlane
 
 
 _runtime: _Runtime | None = None
@@ -132,7 +105,10 @@ def _load() -> _Runtime:
                 f"{FUNCTION}={name!r}: {error.args[0]}; redeploy with "
                 f"'portway deploy --stage {stage}'"
             ) from None
-        _runtime = _Runtime(function, DataPlaneNotYetAvailable())
+        # Imports no Google module either: the clients are made on the first call.
+        from portway_gcp.dataplane import GcpDataPlane
+
+        _runtime = _Runtime(function, GcpDataPlane.from_environment(os.environ))
     return _runtime
 
 
