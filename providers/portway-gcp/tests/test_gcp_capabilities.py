@@ -10,7 +10,7 @@ import pytest
 from portway import Pipeline
 from portway.capabilities import ALL_FEATURES
 from portway.config import StageConfig, load_project
-from portway.errors import NotSupported
+from portway.errors import ConfigError
 from portway.providers import registry, reset_registry
 from portway.testing import ProviderPackageChecks
 
@@ -72,11 +72,12 @@ def test_a_stage_with_the_gcp_settings_passes_the_config_check(tmp_path: Path) -
     }
 
 
-def test_plan_is_refused_with_a_message_naming_gcp() -> None:
+def test_emulator_skips_are_refused_on_a_stage_that_reaches_google() -> None:
     provider = registry().provider("gcp")
+    stage = StageConfig("gcp", "gcp", {**STAGE.settings, "emulator_skips": ["pubsub-iam"]})
 
-    with pytest.raises(NotSupported, match="provider 'gcp' does not offer plan/deploy"):
-        provider.plan(Pipeline("orders"), STAGE)
+    with pytest.raises(ConfigError, match="emulator_skips is for stages whose endpoints"):
+        provider.plan(Pipeline("orders"), stage)
 
 
 class TestGcpPackage(ProviderPackageChecks):

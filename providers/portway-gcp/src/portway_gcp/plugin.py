@@ -85,6 +85,16 @@ SPEC = ProviderSpec(
             str,
             help="IAM Admin emulator host:port, gRPC (for tests; default: the Google API)",
         ),
+        Setting(
+            "project_number",
+            str,
+            help="the project's number, naming its service agents (default: looked up)",
+        ),
+        Setting(
+            "emulator_skips",
+            list,
+            help="calls the stage's emulators lack, skipped by deploy (emulator stages only)",
+        ),
     ),
 )
 

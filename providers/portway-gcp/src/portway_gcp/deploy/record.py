@@ -140,8 +140,11 @@ def read_record(storage: Any, names: Names, log: CallLog) -> Record | None:
         blob = log.read("storage.objects.get", bucket.get_blob, names.record_key)
         if blob is None:
             return None
+        # Read before the download: it resets the generation from the response headers,
+        # which gcp-storage-emulator does not send.
+        generation = int(blob.generation)
         data = log.read(
-            "storage.objects.download", blob.download_as_bytes, if_generation_match=blob.generation
+            "storage.objects.download", blob.download_as_bytes, if_generation_match=generation
         )
     except exceptions.NotFound:  # the state bucket itself is missing: never deployed
         return None
@@ -150,7 +153,7 @@ def read_record(storage: Any, names: Names, log: CallLog) -> Record | None:
             f"cannot read the deploy record {_location(names, names.record_key)}: {error}; "
             f"the deploying identity needs storage.objects.get on the bucket"
         ) from None
-    return Record.from_json(data, int(blob.generation))
+    return Record.from_json(data, generation)
 
 
 def ensure_state_bucket(storage: Any, names: Names, log: CallLog) -> None:

@@ -13,7 +13,8 @@ harmless.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,12 @@ from portway.errors import DeployError
 # by visiting https://console.developers.google.com/apis/api/pubsub.googleapis.com/..."
 # https://cloud.google.com/service-usage/docs/enable-disable
 _DISABLED_API = re.compile(r"([a-z0-9-]+\.googleapis\.com)")
+#: Pauses while a new service account propagates: IAM is eventually consistent, and a
+#: function or a policy naming an account created seconds ago may be refused ("does not
+#: exist"). About a minute in all.
+#: https://cloud.google.com/iam/docs/service-accounts-create#creating
+ACCOUNT_RETRY_DELAYS: tuple[float, ...] = (2, 3, 5, 5, 10, 10, 10, 15)
+_NOT_YET = re.compile(r"service account|does not exist", re.IGNORECASE)
 
 
 @dataclass
@@ -71,6 +78,35 @@ class ResourceCalls:
         self, operation: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Any:
         return self._call(True, operation, (), method, args, kwargs)
+
+    def settling(
+        self,
+        operation: str,
+        method: Callable[..., Any],
+        /,
+        *args: Any,
+        delays: Sequence[float] = ACCOUNT_RETRY_DELAYS,
+        harmless: tuple[type[Exception], ...] = (),
+        **kwargs: Any,
+    ) -> Any:
+        """A mutating call tried again while it is refused for naming a service account
+        that has not propagated yet (see :data:`ACCOUNT_RETRY_DELAYS`); ``None`` when it
+        fails with one of ``harmless``."""
+        from google.api_core import exceptions
+
+        refused = (exceptions.InvalidArgument, exceptions.NotFound, exceptions.FailedPrecondition)
+        for delay in (*delays, None):
+            try:
+                return self.log.write(operation, method, *args, **kwargs)
+            except harmless:
+                return None
+            except refused as error:
+                if delay is None or not _NOT_YET.search(str(error)):
+                    raise self.failure(operation, error) from None
+                time.sleep(delay)
+            except exceptions.GoogleAPICallError as error:
+                raise self.failure(operation, error) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def unless(
         self,

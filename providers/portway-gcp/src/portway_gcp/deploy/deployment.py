@@ -1,0 +1,215 @@
+"""One deployment (an app on a stage) and the stages that act on it, wired together.
+
+:class:`GcpDeployment` is what :class:`~portway_gcp.provider.GcpProvider` hands each
+command to, and the Python entry point of the conformance harness and the tests::
+
+    deployment = GcpDeployment(pipeline.name, stage, pipeline)
+    plan = deployment.plan()          # read-only calls only
+    deployment.apply(plan)            # dependency order, lock, record
+    deployment.plan().is_empty        # True right after
+    deployment.status()               # {"in_sync": ..., "missing", "changed", "extra"}
+    GcpDeployment(app, stage).destroy()   # no pipeline needed: record + labels
+    deployment.log.writes             # every mutating call made, in order
+
+It names everything (:class:`~portway_gcp.naming.Names`), builds the source zip once
+(:func:`portway_gcp.package.build_source_archive`), and runs desired -> observe -> plan
+-> apply -> record. The project *number* names the Pub/Sub and Cloud Storage service
+agents bound by :mod:`portway_gcp.iam`: the stage's ``project_number`` setting, or one
+read-only lookup (Cloud Storage's service agent of the project).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from portway.errors import ConfigError, DeployError
+from portway_gcp.deploy import record as records
+from portway_gcp.deploy.apply import apply_plan
+from portway_gcp.deploy.kinds import ApplyContext, emulator_skips
+from portway_gcp.deploy.kinds.calls import CallLog, fix_for
+from portway_gcp.deploy.observe import observe
+from portway_gcp.deploy.planner import plan_deploy, plan_destroy
+from portway_gcp.iam import check_project_number
+from portway_gcp.naming import Names
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from portway.config import StageConfig
+    from portway.deploy import Plan
+    from portway.model import Pipeline
+    from portway_gcp.clients import GcpClients
+    from portway_gcp.deploy.observe import Observed
+    from portway_gcp.deploy.resources import GcpResource, Kind
+    from portway_gcp.package import SourceArchive
+
+
+def console_progress(line: str) -> None:
+    """One line of deploy progress on the terminal (rich; plain when not a terminal)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
+
+
+def python_runtime() -> str:
+    """The Cloud Run functions runtime matching this interpreter (``python312``): the
+    zip's requirements are pinned to what is installed here."""
+    return f"python{sys.version_info.major}{sys.version_info.minor}"
+
+
+@dataclass
+class GcpDeployment:
+    """The deployment of app ``app_name`` on ``stage``; ``pipeline`` is ``None`` for destroy.
+
+    ``clients`` defaults to :meth:`GcpClients.for_stage`. ``source``: a source zip built
+    already (the harness shares one); built on first need otherwise. ``log`` counts
+    every call (``log.reads``, ``log.writes``).
+    """
+
+    app_name: str
+    stage: StageConfig
+    pipeline: Pipeline | None = None
+    clients: GcpClients | None = None
+    progress: Callable[[str], None] = field(default_factory=lambda: console_progress)
+    source: SourceArchive | None = None
+    log: CallLog = field(default_factory=CallLog)
+
+    def __post_init__(self) -> None:
+        if self.clients is None:
+            from portway_gcp.clients import GcpClients
+
+            self.clients = GcpClients.for_stage(self.stage)
+
+    @property
+    def gcp(self) -> GcpClients:
+        assert self.clients is not None
+        return self.clients
+
+    @functools.cached_property
+    def names(self) -> Names:
+        return Names(self.app_name, self.stage.name, self.gcp.project, self.gcp.region)
+
+    @functools.cached_property
+    def skips(self) -> frozenset[str]:
+        """The calls this stage's emulators lack (``emulator_skips``, see :data:`SKIPS`)."""
+        return emulator_skips(self.stage.settings, self.gcp.emulated)
+
+    @functools.cached_property
+    def project_number(self) -> str:
+        configured = self.stage.settings.get("project_number")
+        if configured:
+            return check_project_number(str(configured))
+        from google.api_core import exceptions
+
+        try:
+            email = self.log.read(
+                "storage.projects.serviceAccount.get",
+                self.gcp.storage.get_service_account_email,
+                project=self.gcp.project,
+            )
+        except exceptions.GoogleAPICallError as error:
+            operation = "storage.projects.serviceAccount.get"
+            raise DeployError(
+                f"cannot find the number of project {self.gcp.project!r} ({error}); "
+                f"{fix_for(error, operation) or 'set project_number in the stage'}"
+            ) from None
+        # service-<number>@gs-project-accounts.iam.gserviceaccount.com
+        return check_project_number(str(email).split("@")[0].removeprefix("service-"))
+
+    @functools.cached_property
+    def artifact(self) -> SourceArchive:
+        """The source zip of the project, built once (the same bytes for the same inputs)."""
+        if self.source is not None:
+            return self.source
+        from portway_gcp.package import build_source_archive
+
+        if self.pipeline is None:
+            raise ConfigError("the pipeline is needed to build the source zip")
+        if self.stage.root is None:
+            raise ConfigError(f"stage {self.stage.name!r}: the project folder is unknown")
+        output = Path(self.stage.root) / ".portway" / "build" / f"gcp-{self.stage.name}.zip"
+        return build_source_archive(self.pipeline, self.stage, output, progress=self.progress)
+
+    @functools.cached_property
+    def desired(self) -> tuple[GcpResource, ...]:
+        from portway_gcp.deploy.desired import desired_resources
+
+        if self.pipeline is None:
+            raise ConfigError("the pipeline is needed to deploy")
+        if not self.stage.app:
+            raise ConfigError(f"stage {self.stage.name!r}: the app's module:attr is unknown")
+        return desired_resources(
+            self.pipeline,
+            self.names,
+            app=self.stage.app,
+            source_sha256=self.artifact.sha256,
+            runtime=python_runtime(),
+            project_number=self.project_number,
+        )
+
+    def _observe(self) -> tuple[dict[tuple[Kind, str], Observed], records.Record | None]:
+        record = records.read_record(self.gcp.storage, self.names, self.log)
+        return observe(self.gcp, self.names, record, self.log), record
+
+    def plan(self) -> Plan:
+        """What a deploy would change: read-only calls only."""
+        self.skips  # noqa: B018 -- a bad emulator_skips fails before the build
+        desired = self.desired
+        found, record = self._observe()
+        return plan_deploy(self.app_name, self.stage.name, desired, found, record)
+
+    def plan_destroy(self) -> Plan:
+        """What a destroy would delete (from the record and the labels; no pipeline)."""
+        found, record = self._observe()
+        return plan_destroy(self.app_name, self.stage.name, found, record)
+
+    def apply(self, plan: Plan, *, destroy: bool = False) -> None:
+        """Carry out ``plan`` (from :meth:`plan`, or :meth:`plan_destroy` with ``destroy``)."""
+        needs_source = not destroy and any(
+            c.resource_type == "functions:function" and c.kind != "delete" for c in plan.changes
+        )
+        source = (self.artifact.path, self.artifact.sha256) if needs_source else None
+        context = ApplyContext(
+            self.gcp, self.names, self.log, source, self.skips, progress=self.progress
+        )
+        apply_plan(plan, context, desired=None if destroy else self.desired)
+
+    def deploy(self) -> Plan:
+        """Plan, then apply unless the plan is empty; return the plan carried out."""
+        plan = self.plan()
+        if not plan.is_empty:
+            self.apply(plan)
+        return plan
+
+    def destroy(self) -> Plan:
+        """Plan the destroy, then carry it out unless empty; return the plan."""
+        plan = self.plan_destroy()
+        if not plan.is_empty:
+            self.apply(plan, destroy=True)
+        return plan
+
+    def status(self) -> dict[str, Any]:
+        """Deployed versus declared: missing, changed and extra resources (drift)."""
+        found, _record = self._observe()
+        wanted = {r.key: r for r in self.desired}
+        missing = [f"{r.kind} {r.name}" for key, r in wanted.items() if key not in found]
+        changed = [
+            f"{r.kind} {r.name}"
+            for key, r in wanted.items()
+            if key in found and found[key].spec_hash != r.spec_hash
+        ]
+        extra = [f"{o.kind} {o.name}" for key, o in found.items() if key not in wanted]
+        return {
+            "app": self.app_name,
+            "stage": self.stage.name,
+            "provider": "gcp",
+            "in_sync": not (missing or changed or extra),
+            "missing": sorted(missing),
+            "changed": sorted(changed),
+            "extra": sorted(extra),
+        }
