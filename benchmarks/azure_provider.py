@@ -85,7 +85,9 @@ def data_plane(calls: int, connection_string: str) -> dict[str, Any]:
             ),
             "queue_send": (
                 lambda: queue.send(body),
-                lambda: raw_queue.send_message(base64.b64encode(body).decode("ascii")),
+                lambda: raw_queue.send_message(
+                    base64.b64encode(body).decode("ascii"), time_to_live=queue.retention
+                ),
             ),
             "topic_publish": (
                 lambda: topic.publish(body),

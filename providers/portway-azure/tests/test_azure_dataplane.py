@@ -245,6 +245,21 @@ def test_a_sent_message_reaches_the_handler_as_sent(stage: Stage) -> None:
     assert message.content_type == "application/json"
 
 
+def test_a_sent_message_lives_as_long_as_the_queues_retention(
+    azurite: Azurite, unique_name: str
+) -> None:
+    short = Pipeline("orders").queue("jobs", retention=3600)
+    clients = AzureClients(connection_string=azurite.connection_string)
+    clients.queue_service.create_queue(unique_name)
+    plane = AzureDataPlane(clients, AzureResources(queues={"jobs": unique_name}))
+
+    with bind(plane):
+        short.send("x")
+
+    (raw,) = clients.queue(unique_name).peek_messages()
+    assert (raw.expires_on - raw.inserted_on).total_seconds() == 3600
+
+
 def test_a_binary_body_round_trips(stage: Stage) -> None:
     data = bytes(range(256))
     with bind(stage.plane):

@@ -216,13 +216,20 @@ class AzureClients:
         self._publishers: dict[str, Any] = {}
 
     @classmethod
-    def for_stage(cls, stage: StageConfig, *, storage_account: str | None = None) -> AzureClients:
+    def for_stage(
+        cls,
+        stage: StageConfig,
+        *,
+        storage_account: str | None = None,
+        event_grid_key: str | None = None,
+    ) -> AzureClients:
         """The clients of ``stage``: its ``connection_string`` setting when set, else the
         storage account ``storage_account`` (:attr:`Names.storage_account`) with
-        ``DefaultAzureCredential`` (``az login``, environment, or managed identity)."""
+        ``DefaultAzureCredential`` (``az login``, environment, or managed identity).
+        Event Grid with ``event_grid_key`` when given, else with that credential."""
         connection = stage.settings.get("connection_string")
         if connection:
-            return cls(connection_string=str(connection))
+            return cls(connection_string=str(connection), event_grid_key=event_grid_key)
         if not storage_account:
             raise ConfigError(
                 f"stage {stage.name!r}: no connection_string, and no storage account to "
@@ -231,6 +238,7 @@ class AzureClients:
         return cls(
             blob_url=f"https://{storage_account}.blob.core.windows.net",
             queue_url=f"https://{storage_account}.queue.core.windows.net",
+            event_grid_key=event_grid_key,
         )
 
     @classmethod

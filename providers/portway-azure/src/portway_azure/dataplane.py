@@ -12,7 +12,8 @@ pipeline on a stage (``app.connect(stage=...)``, the provider's ``connect``);
   block blob upload is all or nothing), ``download_blob`` (a missing blob is
   ``KeyError``), ``list_blob_names``, ``delete_blob`` (a missing blob is no error);
 * queue -> Storage Queue: one ``send_message`` per message (Storage Queues have no batch
-  send), the envelope base64-encoded (:mod:`portway_azure.message_encoding`);
+  send), the envelope base64-encoded (:mod:`portway_azure.message_encoding`), kept for
+  the queue's ``retention`` (the message's time to live);
 * topic -> Event Grid topic: one publish request per batch of events (at most 1 MB), in
   the Event Grid schema.
 
@@ -158,7 +159,10 @@ class AzureDataPlane:
         client = self.clients.queue(physical)
         with self._translated(target):
             for encoded in wire:
-                client.send_message(encoded.text)
+                # Storage Queues keep a message 7 days unless it says otherwise: the
+                # queue's retention travels on every message (Azure has no queue-level
+                # setting). https://learn.microsoft.com/rest/api/storageservices/put-message
+                client.send_message(encoded.text, time_to_live=queue.retention)
         return [encoded.id for encoded in wire]
 
     def publish_messages(self, topic: Topic, messages: Sequence[OutgoingMessage]) -> list[str]:
@@ -311,8 +315,11 @@ def connect_pipeline(
     )
     endpoints = {**AzureResources.from_environment(env).topics, **(topic_endpoints or {})}
     resources = AzureResources.for_pipeline(pipeline, names, topic_endpoints=endpoints)
-    clients = AzureClients.for_stage(stage, storage_account=names.storage_account)
-    clients.event_grid_key = event_grid_key or env.get(EVENT_GRID_KEY) or None
+    clients = AzureClients.for_stage(
+        stage,
+        storage_account=names.storage_account,
+        event_grid_key=event_grid_key or env.get(EVENT_GRID_KEY) or None,
+    )
     return AzureDataPlane(clients, resources, stage=stage.name)
 
 
