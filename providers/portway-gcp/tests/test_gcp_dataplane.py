@@ -399,6 +399,29 @@ def test_connect_pipeline_reaches_the_resources_by_the_names_deploy_gives_them(
     assert received.data == b"hello"
 
 
+def test_a_deployed_function_finds_resources_project_and_emulators_in_its_environment() -> None:
+    environ = {
+        "PORTWAY_GCP_RESOURCES": '{"buckets":{"lake":"orders-prod-lake-1a2b3c4d"},'
+        '"queues":{"jobs":"projects/acme-data/topics/orders-prod-jobs"}}',
+        "PORTWAY_STAGE": "prod",
+        "PUBSUB_EMULATOR_HOST": "127.0.0.1:8085",
+    }
+
+    plane = GcpDataPlane.from_environment(environ)
+
+    assert plane.resources.bucket("lake") == "orders-prod-lake-1a2b3c4d"
+    assert plane.resources.queue_topic("jobs") == "projects/acme-data/topics/orders-prod-jobs"
+    assert plane.clients.project == "acme-data"
+    assert plane.clients.pubsub_endpoint == "127.0.0.1:8085"
+    assert plane.clients.storage_endpoint is None
+    assert plane.stage == "prod"
+
+
+def test_a_malformed_resource_map_says_to_redeploy() -> None:
+    with pytest.raises(ConfigError, match="PORTWAY_GCP_RESOURCES is not JSON"):
+        GcpDataPlane.from_environment({"PORTWAY_GCP_RESOURCES": "{not json"})
+
+
 def test_connecting_creates_no_client_until_the_first_call(gcp_stage: StageConfig) -> None:
     plane = connect_pipeline(app, gcp_stage)
 
