@@ -322,6 +322,25 @@ def test_a_binary_body_near_the_declared_size_is_refused_with_the_reason(stage: 
         jobs.send(b"\xff" * 40_000)
 
 
+def test_a_batch_cut_short_says_how_many_were_sent(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = stage.clients.queue(stage.queue)
+    calls = []
+
+    def delete_queue_after_two(text: str, **options: Any) -> Any:
+        calls.append(text)
+        if len(calls) == 3:  # the queue disappears under the sender
+            stage.clients.queue_service.delete_queue(stage.queue)
+        return send(text, **options)
+
+    send = client.send_message
+    monkeypatch.setattr(client, "send_message", delete_queue_after_two)
+
+    with bind(stage.plane), pytest.raises(DeployError, match="2 of the 4 messages were sent"):
+        jobs.send_batch(["a", "b", "c", "d"])
+
+
 def test_a_queue_that_was_never_deployed_says_to_deploy(azurite: Azurite) -> None:
     clients = AzureClients(connection_string=azurite.connection_string)
     plane = AzureDataPlane(clients, AzureResources(queues={"jobs": "q-missing"}), stage="dev")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -222,3 +224,51 @@ def test_the_shim_reads_a_delivered_blob_created_event(
     (event,) = queued_events(player, queue)
     (neutral,) = object_events_of(json.dumps(event).encode(), ObjectCreatedTrigger(landing))
     assert (neutral.bucket, neutral.key, neutral.size) == ("landing", f"{unique_name}/x.csv", 5)
+
+
+def _post(url: str, body: object, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(
+        f"{url}?api-version=2018-01-01",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json; charset=utf-8", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+EVENT = {
+    "id": "1",
+    "subject": "s",
+    "eventType": "t",
+    "eventTime": "2026-11-29T10:00:00Z",
+    "data": {},
+}
+
+
+def test_a_bearer_token_is_accepted_and_no_credential_is_refused(
+    player: EventGridPlayer, unique_name: str
+) -> None:
+    (queue,) = make_queues(player, unique_name, 1)
+    player.subscribe(unique_name, queue)
+    endpoint = player.endpoint(unique_name)
+
+    assert _post(endpoint, [EVENT], {"authorization": "Bearer token"}) == 200
+    assert _post(endpoint, [EVENT], {}) == 401
+    assert len(queued_events(player, queue)) == 1
+
+
+def test_malformed_publish_requests_are_refused_as_event_grid_does(
+    player: EventGridPlayer, unique_name: str
+) -> None:
+    endpoint = player.add_topic(unique_name)
+    key = {"aeg-sas-key": player.key}
+    cloud = {**key, "content-type": "application/cloudevents-batch+json; charset=utf-8"}
+
+    assert _post(endpoint, [{"id": "1", "subject": "s"}], key) == 400
+    assert _post(endpoint, {"not": "a list"}, key) == 400
+    assert _post(endpoint, [EVENT], cloud) == 400
+    assert _post(endpoint, [{**EVENT, "data": "x" * 1_100_000}], key) == 413

@@ -157,8 +157,8 @@ class AzureDataPlane:
                 )
             wire.append(encoded)
         client = self.clients.queue(physical)
-        with self._translated(target):
-            for encoded in wire:
+        for sent, encoded in enumerate(wire):
+            with self._partial(sent, len(wire)), self._translated(target):
                 # Storage Queues keep a message 7 days unless it says otherwise: the
                 # queue's retention travels on every message (Azure has no queue-level
                 # setting). https://learn.microsoft.com/rest/api/storageservices/put-message
@@ -186,15 +186,29 @@ class AzureDataPlane:
                 )
             events.append(event)
         client = self.clients.event_grid(endpoint)
-        with self._translated(target):
-            for batch in _batches(events):
+        sent = 0
+        for batch in _batches(events):
+            with self._partial(sent, len(events)), self._translated(target):
                 client.send(batch)
+            sent += len(batch)
         return [str(event["id"]) for event in events]
 
     def close(self) -> None:
         """Nothing to release: the clients' connections close with the process."""
 
     # -- errors ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _partial(self, sent: int, total: int) -> Iterator[None]:
+        """Say how many of ``total`` messages went before the one that failed."""
+        try:
+            yield
+        except PortwayError as error:
+            if sent == 0:
+                raise
+            raise type(error)(
+                f"{error}; {sent} of the {total} messages were sent before it, the others were not"
+            ) from None
 
     @contextmanager
     def _translated(self, target: CallTarget, *, missing_blob: str | None = None) -> Iterator[None]:
