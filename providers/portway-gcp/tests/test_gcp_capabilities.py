@@ -36,7 +36,7 @@ def write_config(root: Path, stage_table: str) -> Path:
 def test_capabilities_are_the_limits_google_cloud_documents() -> None:
     capabilities = registry().spec("gcp").capabilities
 
-    assert capabilities.max_message_bytes == 10_000_000
+    assert capabilities.max_message_bytes == 10_000_000 - 1_000
     assert capabilities.max_batch_size == 1
     assert capabilities.batch_delivery == "one_at_a_time"
     assert capabilities.max_attempts == (5, 100)

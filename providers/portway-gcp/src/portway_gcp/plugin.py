@@ -11,11 +11,14 @@ from __future__ import annotations
 from portway.capabilities import ALL_FEATURES, Capabilities
 from portway.hookspec import hookimpl
 from portway.providers import ProviderSpec, Setting
+from portway_gcp.message_encoding import DECLARED_MAX_MESSAGE_BYTES
 
 CAPABILITIES = Capabilities(
-    # Pub/Sub message size (the data field): 10 MB, counted in decimal bytes.
+    # Pub/Sub refuses a publish request above 10 MB (decimal); a portway message (body,
+    # attribute names and values) may use all of it but the 1,000 bytes the request adds
+    # (see portway_gcp.message_encoding).
     # https://cloud.google.com/pubsub/quotas#resource_limits
-    max_message_bytes=10_000_000,
+    max_message_bytes=DECLARED_MAX_MESSAGE_BYTES,
     # A push subscription sends each message as its own HTTPS request, so a function
     # gets one message per invocation; a batch handler receives a list of one.
     # https://cloud.google.com/pubsub/docs/push

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from portway.errors import PortwayError
+from portway.testing.ports import free_port
 
 #: A moto server already running (``http://127.0.0.1:PORT``), for the harness to use.
 ENDPOINT_VARIABLE = "PORTWAY_AWS_CONFORMANCE_ENDPOINT"
@@ -27,12 +27,6 @@ STOP_TIMEOUT = 10.0
 
 class MotoUnavailable(PortwayError):
     """``moto_server`` is not installed, or did not start (its output attached)."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def moto_server_executable() -> str | None:
