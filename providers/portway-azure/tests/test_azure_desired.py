@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from portway_azure.clients import CLIENT_ID, RESOURCES
 from portway_azure.deploy.desired import (
-    CLIENT_ID,
-    TOPICS,
     data_plane_resources,
     desired_resources,
     role_assignment_name,
@@ -185,13 +184,20 @@ def test_function_app_settings_hold_the_portway_contract_and_resolve_the_identit
     assert settings["PORTWAY_STAGE"] == "prod"
     assert settings["AzureWebJobsStorage__accountName"] == HOST
     assert settings["PORTWAY_STORAGE__queueServiceUri"] == f"https://{DATA}.queue.core.windows.net"
+    assert settings["PORTWAY_STORAGE__blobServiceUri"] == f"https://{DATA}.blob.core.windows.net"
+    assert settings["PORTWAY_STORAGE__credential"] == "managedidentity"
     assert "FUNCTIONS_WORKER_RUNTIME" not in settings  # Flex Consumption refuses it
     resolve = transform.spec["resolve"]
     identity = transform.spec["identity"]
-    for key in (CLIENT_ID, "AzureWebJobsStorage__clientId", "PORTWAY_STORAGE__clientId"):
+    for key in (CLIENT_ID, "AzureWebJobsStorage__clientId"):
         assert resolve[key] == {"resolve": "identity-client-id", "identity": identity}
-    assert resolve[TOPICS]["topics"] == {"loaded": "lake-to-warehouse-prod-loaded"}
-    assert TOPICS not in apps["functions report"].spec["resolve"]
+    assert resolve[RESOURCES] == {
+        "resolve": "resources",
+        "buckets": {"lake": "b-lake", "landing": "b-landing"},
+        "queues": {},
+        "topics": {"loaded": "lake-to-warehouse-prod-loaded"},
+    }
+    assert apps["functions report"].spec["resolve"][RESOURCES]["topics"] == {}
 
 
 def test_function_app_waits_for_its_plan_identity_package_container_and_roles(

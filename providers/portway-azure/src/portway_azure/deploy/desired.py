@@ -38,7 +38,6 @@ from typing import Any
 
 from portway.errors import ValidationError
 from portway.model import (
-    Action,
     Bucket,
     Function,
     MessageTrigger,
@@ -49,11 +48,10 @@ from portway.model import (
 )
 from portway.validation import Severity
 from portway.validation.rules import portway_validate
-from portway_azure import roles
+from portway_azure import clients, roles
 from portway_azure.deploy.resources import AzureResource, Key, Kind
 from portway_azure.grouping import AppGroup, group_functions
 from portway_azure.naming import POISON_SUFFIX, Names
-from portway_azure.packaging.app_files import STORAGE_CONNECTION
 from portway_azure.plugin import CAPABILITIES
 
 #: The storage account settings of both accounts: locally redundant general-purpose v2,
@@ -76,19 +74,12 @@ BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 STORAGE_TOPIC_TYPE = "Microsoft.Storage.StorageAccounts"
 BLOB_SUBJECT = "/blobServices/default/containers/{container}/blobs/{prefix}"
 
-#: App settings of every Function App (the portway environment contract).
+#: App settings of every Function App beyond the data plane's (:mod:`portway_azure.clients`).
 APP = "PORTWAY_APP"
-STAGE = "PORTWAY_STAGE"
-#: The identity the Azure SDK's credentials (and the data plane) use in the app: the
-#: user-assigned identity's client id, which Azure assigns when it creates it.
-CLIENT_ID = "AZURE_CLIENT_ID"
-BLOB_ENDPOINT = "PORTWAY_AZURE_BLOB_ENDPOINT"
-QUEUE_ENDPOINT = "PORTWAY_AZURE_QUEUE_ENDPOINT"
-#: Compact JSON ``{neutral topic: endpoint}`` of the topics the group publishes to.
-TOPICS = "PORTWAY_AZURE_TOPICS"
-#: App settings whose value Azure assigns; apply fills them in (spec ``resolve``).
+#: App settings whose value Azure assigns; apply fills them in (spec ``resolve``): the
+#: identity's client id, and the resource map with the topics' endpoints.
 RESOLVE_IDENTITY_CLIENT_ID = "identity-client-id"
-RESOLVE_TOPIC_ENDPOINTS = "topic-endpoints"
+RESOLVE_RESOURCES = "resources"
 
 #: Role assignment names are GUIDs; portway derives them from (scope, role, principal),
 #: so the same assignment gets the same name on every deploy.
@@ -487,14 +478,15 @@ def _app_settings(
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """The app settings of ``group``'s Function App, and those apply resolves.
 
-    * ``AzureWebJobsStorage__*``: the host's storage, through the group's identity
+    * ``AzureWebJobsStorage__*``: the host's storage account, through the group's identity
       (https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity);
-    * ``PORTWAY_STORAGE__*``: the connection every queue trigger names
-      (:data:`~portway_azure.packaging.app_files.STORAGE_CONNECTION`), the data account's
-      queue service through the same identity;
-    * the portway contract: the pipeline, the stage, the data account's endpoints, the
-      client id of the identity, and the endpoints of the topics the group publishes to;
-    * the functions' declared environment (equal for every function of a group).
+    * ``PORTWAY_STORAGE__*``: the data account's services through the same identity,
+      the connection every queue trigger names and the data plane reads
+      (:mod:`portway_azure.clients`);
+    * ``PORTWAY_AZURE_RESOURCES``: the containers, queues and topic endpoints of what the
+      group's functions use or are triggered by (naming a resource grants nothing);
+    * ``PORTWAY_APP``, ``PORTWAY_STAGE``, and the functions' declared environment
+      (equal for every function of a group).
 
     Flex Consumption takes no ``FUNCTIONS_WORKER_RUNTIME`` nor
     ``FUNCTIONS_EXTENSION_VERSION``: the runtime is in the site's ``functionAppConfig``.
@@ -504,35 +496,42 @@ def _app_settings(
         **dict(group.environment),
         "AzureWebJobsStorage__accountName": names.host_storage_account,
         "AzureWebJobsStorage__credential": "managedidentity",
-        f"{STORAGE_CONNECTION}__queueServiceUri": f"https://{data}.queue.core.windows.net",
-        f"{STORAGE_CONNECTION}__credential": "managedidentity",
+        clients.BLOB_SERVICE_URI: f"https://{data}.blob.core.windows.net",
+        clients.QUEUE_SERVICE_URI: f"https://{data}.queue.core.windows.net",
+        clients.CREDENTIAL: "managedidentity",
         APP: app,
-        STAGE: names.stage,
-        BLOB_ENDPOINT: f"https://{data}.blob.core.windows.net",
-        QUEUE_ENDPOINT: f"https://{data}.queue.core.windows.net",
+        clients.STAGE: names.stage,
     }
     client_id = {"resolve": RESOLVE_IDENTITY_CLIENT_ID, "identity": identity}
     resolve: dict[str, Any] = {
-        CLIENT_ID: client_id,
         "AzureWebJobsStorage__clientId": client_id,
-        f"{STORAGE_CONNECTION}__clientId": client_id,
+        clients.CLIENT_ID: client_id,
+        clients.RESOURCES: {"resolve": RESOLVE_RESOURCES, **_resource_names(group, names)},
     }
-    published = sorted(
-        {r.name for r, action in group.uses if isinstance(r, Topic) and action is Action.PUBLISH}
-    )
-    if published:
-        resolve[TOPICS] = {
-            "resolve": RESOLVE_TOPIC_ENDPOINTS,
-            "topics": {neutral: names.topic(neutral) for neutral in published},
-        }
     for key, _ in group.environment:
         # The core refuses PORTWAY_* names; these are the ones the Azure host reads.
-        if key.startswith("AzureWebJobs") or key == CLIENT_ID:
+        if key.startswith("AzureWebJobs"):
             raise ValidationError(
                 f"functions {', '.join(group.functions)}: environment variable {key!r} "
-                f"is set by portway on Azure (the host's storage, the identity); rename it"
+                f"is set by portway on Azure (the host's storage); rename it"
             )
     return dict(sorted(settings.items())), dict(sorted(resolve.items()))
+
+
+def _resource_names(group: AppGroup, names: Names) -> dict[str, dict[str, str]]:
+    """``{"buckets", "queues", "topics"}`` of what ``group`` uses; topics by their Event
+    Grid topic's name (apply puts the endpoint in its place). Triggers need no entry:
+    ``function_app.py`` names each trigger queue, and the shim reads containers back
+    from Event Grid subjects by :func:`~portway_azure.naming.container_name`."""
+    reached: dict[str, dict[str, str]] = {"buckets": {}, "queues": {}, "topics": {}}
+    for resource, _ in group.uses:
+        if isinstance(resource, Bucket):
+            reached["buckets"][resource.name] = names.container(resource.name)
+        elif isinstance(resource, Queue):
+            reached["queues"][resource.name] = names.queue(resource.name)
+        elif isinstance(resource, Topic):
+            reached["topics"][resource.name] = names.topic(resource.name)
+    return {kind: dict(sorted(found.items())) for kind, found in reached.items()}
 
 
 # -- what Azure would refuse ---------------------------------------------------------------

@@ -1,0 +1,198 @@
+"""Apply: carry out a plan's changes in order, under the stage's lock, then record.
+
+The executor holds no logic of its own about resources: each change becomes its kind's
+requests (:mod:`portway_azure.deploy.requests`), which a
+:class:`~portway_azure.deploy.arm.Sender` sends. An empty plan sends nothing at all.
+
+The lock and the record live in the data storage account, which a first deploy must
+create before it can take the lock: storage account changes (an idempotent PUT, which
+two racing first deploys may both send harmlessly) run first, then the lock is taken
+and the rest applied. A destroy takes the lock first; once it deleted the data account,
+lock and record went with it. If a change fails, the lock is released and the record
+left as it was: the next deploy sees what was done (marks that differ from the record)
+and finishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from portway.deploy import ChangeKind, Plan
+from portway.errors import DeployError, PortwayError
+from portway_azure.deploy import record as records
+from portway_azure.deploy.planner import AzureChange
+from portway_azure.deploy.requests import (
+    ArmRequest,
+    Resolved,
+    create_requests,
+    delete_requests,
+    update_requests,
+)
+from portway_azure.deploy.resources import AzureResource, Key, Kind, Observed
+from portway_azure.naming import STATE_CONTAINER
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient, ContainerClient
+
+    from portway_azure.deploy.arm import Sender
+    from portway_azure.naming import Names
+
+_MARK = {ChangeKind.CREATE: "+", ChangeKind.UPDATE: "~", ChangeKind.DELETE: "-"}
+
+
+def apply_plan(
+    plan: Plan,
+    sender: Sender,
+    names: Names,
+    blobs: Callable[[], BlobServiceClient],
+    *,
+    desired: Sequence[AzureResource] | None,
+    observed: Mapping[Key, Observed],
+    progress: Callable[[str], None] = print,
+) -> None:
+    """Carry out ``plan``, then record ``desired`` (deploy), or drop the record (destroy: ``None``).
+
+    ``blobs`` gives the data account's Blob service (the lock, the record, and the check
+    that no container to delete holds data). ``observed``: what the plan was made from
+    (identities' and topics' ids that requests need). Raises :class:`DeployError` naming
+    the change that failed; what was done stays done.
+    """
+    changes = [c for c in plan.changes if isinstance(c, AzureChange)]
+    if len(changes) != len(plan.changes):
+        raise DeployError("this plan was not made by the azure provider; run the command again")
+    if not changes:
+        return
+    resolved = Resolved()
+    for found in observed.values():
+        resolved.learn(found.kind, found.name, found.details)
+    data_account_goes = any(
+        c.kind is ChangeKind.DELETE and c.name == names.storage_account for c in changes
+    )
+    if desired is None or data_account_goes:
+        refuse_to_lose_data(changes, names, blobs())
+    first = [c for c in changes if _is_account(c) and c.kind is not ChangeKind.DELETE]
+    rest = [c for c in changes if c not in first]
+    total, done = len(changes), 0
+    for change in first:
+        done += 1
+        _apply_one(sender, names, resolved, change, f"[{done}/{total}]", progress)
+    state = blobs().get_container_client(STATE_CONTAINER)
+    records.ensure_state_container(state)
+    operation = "destroy" if desired is None else "deploy"
+    records.acquire_lock(state, names.app, names.stage, operation)
+    try:
+        previous = records.read_record(state, names.app, names.stage)
+        for change in rest:
+            done += 1
+            _apply_one(sender, names, resolved, change, f"[{done}/{total}]", progress)
+        if data_account_goes:
+            return  # the record and the lock were in it
+        if desired is None:
+            records.delete_record(state, names.app, names.stage)
+        else:
+            record = records.Record(
+                names.app, names.stage, records.recorded(desired), records.now()
+            )
+            records.write_record(state, record, previous)
+    finally:
+        if not data_account_goes:
+            records.release_lock(state, names.app, names.stage)
+
+
+def _is_account(change: AzureChange) -> bool:
+    return change.resource_type == str(Kind.STORAGE_ACCOUNT)
+
+
+def refuse_to_lose_data(
+    changes: Sequence[AzureChange], names: Names, blobs: BlobServiceClient
+) -> None:
+    """Stop before any change if a container to delete holds blobs: portway never deletes data.
+
+    The containers to delete are those of deleted buckets and, when the data account
+    itself goes, every container in it but the deploy record's. Checked up front (one
+    listing call per container), so a destroy does not stop half-way.
+    """
+    from azure.core.exceptions import AzureError
+
+    doomed = {
+        c.observed.name
+        for c in changes
+        if c.kind is ChangeKind.DELETE
+        and c.resource_type == str(Kind.STORAGE_CONTAINER)
+        and c.observed is not None
+        and c.observed.parent == names.storage_account
+    }
+    try:
+        if any(c.kind is ChangeKind.DELETE and c.name == names.storage_account for c in changes):
+            doomed |= {c.name for c in blobs.list_containers() if c.name != STATE_CONTAINER}
+        kept = sorted(name for name in doomed if _holds_blobs(blobs.get_container_client(name)))
+    except AzureError as error:
+        raise DeployError(
+            f"cannot check that the containers to delete in {names.storage_account} are "
+            f"empty ({type(error).__name__}: {error}); nothing was changed"
+        ) from None
+    if kept:
+        commands = "; ".join(
+            f"az storage blob delete-batch --account-name {names.storage_account} --source {name}"
+            for name in kept
+        )
+        raise DeployError(
+            f"container(s) {', '.join(kept)} still hold blobs and portway never deletes "
+            f"data; nothing was changed. Empty them first if their blobs can go "
+            f"({commands}), then run the command again"
+        )
+
+
+def _holds_blobs(container: ContainerClient) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return next(iter(container.list_blobs(results_per_page=1)), None) is not None
+    except ResourceNotFoundError:  # gone already
+        return False
+
+
+def requests_for(change: AzureChange, names: Names, resolved: Resolved) -> list[ArmRequest]:
+    """The requests that carry out ``change``."""
+    if change.kind is ChangeKind.CREATE and change.resource is not None:
+        return create_requests(change.resource, names, resolved)
+    if change.kind is ChangeKind.UPDATE and change.resource and change.observed:
+        return update_requests(change.resource, change.observed, names, resolved)
+    if change.kind is ChangeKind.DELETE and change.observed is not None:
+        return delete_requests(change.observed, names)
+    raise DeployError(f"{change.kind} {change.resource_type} {change.name}: the plan lacks it")
+
+
+def _apply_one(
+    sender: Sender,
+    names: Names,
+    resolved: Resolved,
+    change: AzureChange,
+    counter: str,
+    progress: Callable[[str], None],
+) -> None:
+    progress(f"{counter} {_MARK[change.kind]} {change.resource_type} {change.name}")
+    try:
+        for request in requests_for(change, names, resolved):
+            details = _details(sender.send(request))
+            if change.resource is not None and details:
+                resolved.learn(change.resource.kind, change.resource.name, details)
+    except PortwayError:
+        raise
+    except Exception as error:
+        raise DeployError(
+            f"{change.kind} {change.resource_type} {change.name} failed: "
+            f"{type(error).__name__}: {error}; run the command again: it resumes where "
+            f"this one stopped"
+        ) from None
+
+
+def _details(result: Any) -> dict[str, str]:
+    """What a created identity or topic tells: ids and endpoint (see ``Observed.details``)."""
+    details: dict[str, str] = {}
+    for attribute in ("principal_id", "client_id", "endpoint"):
+        value = getattr(result, attribute, None)
+        if value:
+            details[attribute] = str(value)
+    return details
