@@ -66,6 +66,8 @@ class ToCurrentStderr(logging.Handler):
 handler = ToCurrentStderr()
 handler.setFormatter(logging.Formatter("%(message)s"))
 logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+# The Azure SDK logs every request and response at Information: kept out of the logs.
+logging.getLogger("azure").setLevel(logging.WARNING)
 
 def answer(document):
     answers.write(json.dumps(document) + "\n")

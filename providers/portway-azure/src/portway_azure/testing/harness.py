@@ -1,0 +1,540 @@
+"""The Azure provider's conformance harness: the packaged apps on Azurite, the host played.
+
+Azurite holds Blob Storage and Storage Queues, but there is no Functions host, no Event
+Grid and no ARM to deploy to. :meth:`AzuriteHarness.start` therefore does what deploy
+and Azure would do, from what deploy itself computes:
+
+* the data-plane resources of :func:`~portway_azure.deploy.desired.desired_resources`
+  (containers, queues, poison queues, trigger queues) are created in Azurite (emptied
+  when a previous run left them);
+* Event Grid is played by :class:`~portway_azure.testing.event_grid.EventGridPlayer`: a
+  topic per Event Grid topic, the storage system topic, and a subscription per desired
+  event subscription (its queue and ``subjectBeginsWith`` / ``subjectEndsWith`` /
+  event type filters); every blob written to a watched container becomes a
+  ``BlobCreated`` event (:mod:`~portway_azure.testing.blob_watcher`);
+* every app group's zip is built by :func:`~portway_azure.package.build_app_archives`,
+  exactly as deploy uploads it, unpacked, its ``requirements.txt`` installed from this
+  machine (:mod:`~portway_azure.testing.python_packages`), and run by a worker process
+  (:mod:`~portway_azure.testing.functions_worker`) with the group's app settings from
+  the desired Function App, pointed at Azurite and the player;
+* the host is played from each worker's index of ``app.get_functions()`` and the
+  group's ``host.json``: queue listeners, timers, HTTP routes with a key per app
+  (:mod:`~portway_azure.testing.host`, :mod:`~portway_azure.testing.http_host`).
+
+Dead letters are read from the poison queues, left in place; their attempts and
+reasons are those the listener saw (Storage Queues keep no failure reason).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import importlib.util
+import json
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from portway.errors import PortwayError
+from portway.model import MessageTrigger, Queue
+from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
+from portway_azure.testing.functions_worker import Invocation
+
+if TYPE_CHECKING:
+    from portway.capabilities import Capabilities
+    from portway.config import StageConfig
+    from portway.dataplane import Binding
+    from portway.model import Pipeline
+    from portway_azure.deploy.resources import AzureResource
+    from portway_azure.naming import Names
+    from portway_azure.testing.azurite import Azurite
+    from portway_azure.testing.blob_watcher import BlobWatcher
+    from portway_azure.testing.event_grid import EventGridPlayer
+    from portway_azure.testing.functions_worker import AppWorker
+    from portway_azure.testing.host import QueueListener, TimerPlayer
+    from portway_azure.testing.http_host import HttpHost
+
+STAGE = "conformance"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+RESOURCE_GROUP = "portway-conformance-rg"
+LOCATION = "westeurope"
+_JOIN_TIMEOUT = 5.0
+#: App settings that reach Azure's storage through an identity; on Azurite the
+#: connection string in ``PORTWAY_STORAGE`` replaces them.
+_IDENTITY_SETTINGS = ("AzureWebJobsStorage__", "PORTWAY_STORAGE__")
+
+
+class HarnessError(PortwayError):
+    """The pipeline could not be set up on Azurite or played (the logs attached)."""
+
+
+class AzuriteHarness(Harness):
+    """Runs the packaged Function Apps against Azurite, playing the host and Event Grid.
+
+    ``connection_string``: a running Azurite to use (the tests' session one); without
+    it the harness starts its own Azurite and stops it after. ``keep``: leave the
+    temporary folder (zips, unpacked apps, logs) behind.
+    """
+
+    latency = 30.0
+    poll_interval = 0.2
+
+    def __init__(self, *, connection_string: str | None = None, keep: bool = False) -> None:
+        self.connection_string = connection_string
+        self.keep = keep
+        self.folder: Path | None = None
+        self._pipeline: Pipeline | None = None
+        self._stage: StageConfig | None = None
+        self._names: Names | None = None
+        self._azurite: Azurite | None = None
+        self._connection: str | None = None
+        self._player: EventGridPlayer | None = None
+        self._dataplane: Any = None
+        self._workers: list[AppWorker] = []
+        self._logs: list[IO[bytes]] = []
+        self._listeners: dict[str, QueueListener] = {}  # by poison queue name
+        self._timers: dict[str, TimerPlayer] = {}
+        self._watcher: BlobWatcher | None = None
+        self._http: HttpHost | None = None
+        self._created: list[tuple[str, str]] = []  # (kind, name) made in a shared Azurite
+        self._lock = threading.Lock()
+        self._activity: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return "azure"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        from portway.providers import registry
+
+        return registry().spec("azure").capabilities
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self, app: str, pipeline: Pipeline) -> None:
+        from portway.config import load_project
+        from portway_azure.package import names_of
+
+        self._pipeline = pipeline
+        self._activity.clear()
+        self.folder = Path(tempfile.mkdtemp(prefix="portway-azure-conformance-"))
+        connection = self.connection_string
+        if connection is None:
+            from portway_azure.testing.azurite import Azurite
+
+            self._azurite = Azurite()
+            connection = self._azurite.start().connection_string
+        self._connection = connection
+        project = self.folder / "project"
+        project.mkdir()
+        module = copy_pipeline_module(app, project)
+        (project / "portway.toml").write_text(
+            f'app = "{module}"\n\n[stages.{STAGE}]\nprovider = "azure"\n'
+            f'subscription = "{SUBSCRIPTION}"\nresource_group = "{RESOURCE_GROUP}"\n'
+            f'location = "{LOCATION}"\nconnection_string = "{connection}"\n',
+            encoding="utf-8",
+        )
+        stage = self._stage = load_project(project).stage(STAGE)
+        names = self._names = names_of(pipeline, stage)
+        try:
+            self._deploy(pipeline, stage, names, connection)
+        except Exception as error:
+            raise HarnessError(
+                f"setting the pipeline up on Azurite failed: {error}\n{self.diagnostics()}"
+            ) from error
+
+    def _deploy(
+        self, pipeline: Pipeline, stage: StageConfig, names: Names, connection: str
+    ) -> None:
+        from portway_azure.dataplane import connect_pipeline
+        from portway_azure.deploy.desired import data_plane_resources, desired_resources
+        from portway_azure.deploy.resources import Kind
+        from portway_azure.testing.event_grid import EventGridPlayer
+
+        resources = desired_resources(pipeline, names, app=stage.app)
+        self._create_storage(data_plane_resources(resources, names), connection)
+        player = self._player = EventGridPlayer(
+            connection, subscription_id=names.subscription, resource_group=names.resource_group
+        ).start()
+        endpoints: dict[str, str] = {}
+        watched: list[str] = []
+        for resource in resources:
+            if resource.kind is Kind.EVENTGRID_TOPIC:
+                endpoints[_neutral_name(resource)] = player.add_topic(resource.name)
+            elif resource.kind is Kind.EVENTGRID_SYSTEM_TOPIC:
+                player.add_storage_topic(resource.name, names.storage_account)
+            elif resource.kind is Kind.EVENT_SUBSCRIPTION:
+                spec = resource.spec
+                player.subscribe(
+                    resource.parent,
+                    str(spec["queue"]),
+                    subject_begins_with=str(spec.get("subject_begins_with", "")),
+                    subject_ends_with=str(spec.get("subject_ends_with", "")),
+                    included_event_types=tuple(spec.get("included_event_types", ())),
+                )
+                if spec.get("source") == "system-topic":
+                    watched.append(_container_of(str(spec.get("subject_begins_with", ""))))
+        settings = {
+            r.name: dict(r.spec.get("app_settings", {}))
+            for r in resources
+            if r.kind is Kind.FUNCTION_APP
+        }
+        self._play(pipeline, stage, names, connection, endpoints, settings)
+        if watched:
+            self._watch(sorted(set(watched)), names.storage_system_topic)
+        self._dataplane = connect_pipeline(
+            pipeline, stage, topic_endpoints=endpoints, event_grid_key=player.key, environ={}
+        )
+
+    def _create_storage(self, resources: tuple[AzureResource, ...], connection: str) -> None:
+        """Create (or empty, if a previous run left them) the containers and queues."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import BlobServiceClient
+        from azure.storage.queue import QueueServiceClient
+
+        from portway_azure.deploy.resources import Kind
+
+        blobs = BlobServiceClient.from_connection_string(connection)
+        queues = QueueServiceClient.from_connection_string(connection)
+        try:
+            for resource in resources:
+                if resource.kind is Kind.STORAGE_CONTAINER:
+                    container = blobs.get_container_client(resource.name)
+                    try:
+                        container.create_container()
+                    except ResourceExistsError:
+                        for blob in container.list_blob_names():
+                            container.delete_blob(blob)
+                    self._created.append(("container", resource.name))
+                elif resource.kind is Kind.STORAGE_QUEUE:
+                    queue = queues.get_queue_client(resource.name)
+                    try:
+                        queue.create_queue()
+                    except ResourceExistsError:
+                        queue.clear_messages()
+                    self._created.append(("queue", resource.name))
+        finally:
+            blobs.close()
+            queues.close()
+
+    def _play(
+        self,
+        pipeline: Pipeline,
+        stage: StageConfig,
+        names: Names,
+        connection: str,
+        endpoints: Mapping[str, str],
+        app_settings: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        """Build and unpack every app's zip, start its worker, then play its triggers."""
+        from azure.storage.queue import QueueServiceClient
+
+        from portway_azure.clients import EVENT_GRID_KEY, RESOURCES, AzureResources
+        from portway_azure.package import build_app_archives
+        from portway_azure.testing.functions_worker import AppWorker
+        from portway_azure.testing.host import QueueListener, QueueSettings, TimerPlayer, seconds_of
+        from portway_azure.testing.http_host import HttpHost, new_key, route_of
+        from portway_azure.testing.python_packages import install_pinned
+
+        assert self.folder is not None
+        assert self._player is not None
+        resources = AzureResources.for_pipeline(pipeline, names, topic_endpoints=endpoints)
+        routes = []
+        for archive in build_app_archives(pipeline, stage, self.folder / "zips"):
+            root = self.folder / "apps" / archive.group
+            with zipfile.ZipFile(archive.path) as opened:
+                opened.extractall(root)
+            packages = install_pinned(root / "requirements.txt", self.folder / "python_packages")
+            host = json.loads((root / "host.json").read_text(encoding="utf-8"))
+            environment = {
+                key: value
+                for key, value in app_settings.get(names.function_app(archive.group), {}).items()
+                if not key.startswith(_IDENTITY_SETTINGS)
+            }
+            environment |= {
+                "PORTWAY_STORAGE": connection,
+                RESOURCES: resources.to_json(),
+                EVENT_GRID_KEY: self._player.key,
+                "LANG": "C.UTF-8",
+                "TZ": "UTC",
+            }
+            log = (self.folder / f"app-{archive.group}.log").open("ab")
+            self._logs.append(log)
+            worker = AppWorker(
+                archive.group,
+                root=root,
+                packages=packages,
+                environment=environment,
+                timeout=seconds_of(str(host.get("functionTimeout", "00:30:00"))),
+                log=log,
+            )
+            self._workers.append(worker)
+            settings = QueueSettings.from_host_json(host)
+            key = new_key()
+            for name, function in worker.start().items():
+                trigger = function.trigger
+                if trigger["type"] == "queueTrigger":
+                    service = QueueServiceClient.from_connection_string(
+                        environment[str(trigger["connection"])]
+                    )
+                    queue = str(trigger["queueName"])
+                    listener = QueueListener(
+                        name,
+                        service.get_queue_client(queue),
+                        service.get_queue_client(f"{queue}-poison"),
+                        settings,
+                        worker,
+                        self._observe,
+                    )
+                    self._listeners[f"{queue}-poison"] = listener
+                elif trigger["type"] == "timerTrigger":
+                    self._timers[name] = TimerPlayer(
+                        name, str(trigger["schedule"]), worker, self._observe
+                    )
+                elif trigger["type"] == "httpTrigger":
+                    routes.append(route_of(name, dict(trigger), worker, key))
+        if routes:
+            self._http = HttpHost(routes, self._observe)
+            self._http.start()
+        for thread in [*self._listeners.values(), *self._timers.values()]:
+            thread.start()
+
+    def _watch(self, containers: list[str], system_topic: str) -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        from portway_azure.testing.blob_watcher import BlobWatcher
+
+        assert self._connection is not None
+        assert self._player is not None
+        player = self._player
+        service = BlobServiceClient.from_connection_string(self._connection)
+        watcher = self._watcher = BlobWatcher(
+            [service.get_container_client(c) for c in containers],
+            lambda container, key: player.blob_created(system_topic, container, key),
+        )
+        watcher.start()
+        watcher.ready.wait(30)
+
+    def fire_schedule(self, function: str) -> Invocation:
+        """Fire ``function``'s timer now; return the outcome."""
+        return self._timers[function].fire()
+
+    def stop(self) -> None:
+        threads: list[Any] = [*self._listeners.values(), *self._timers.values()]
+        if self._watcher is not None:
+            threads.append(self._watcher)
+        for thread in threads:
+            thread.stop()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(_JOIN_TIMEOUT)
+        self._listeners, self._timers, self._watcher = {}, {}, None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
+        for log in self._logs:
+            log.close()
+        self._logs = []
+        if self._player is not None:
+            self._player.stop()
+            self._player = None
+        close = getattr(self._dataplane, "close", None)
+        if close is not None:
+            close()
+        self._dataplane = None
+        if self._azurite is not None:
+            self._azurite.stop()  # its data goes with it
+            self._azurite = None
+        else:
+            self._remove_created()
+        if self.folder is not None and not self.keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _remove_created(self) -> None:
+        """Best effort: leave a shared Azurite as it was found."""
+        created, self._created = self._created, []
+        if not created or self._connection is None:
+            return
+        from azure.storage.blob import BlobServiceClient
+        from azure.storage.queue import QueueServiceClient
+
+        with (
+            BlobServiceClient.from_connection_string(self._connection) as blobs,
+            QueueServiceClient.from_connection_string(self._connection) as queues,
+        ):
+            for kind, name in created:
+                with contextlib.suppress(Exception):
+                    if kind == "container":
+                        blobs.delete_container(name)
+                    else:
+                        queues.delete_queue(name)
+
+    def diagnostics(self) -> str:
+        if self.folder is None:
+            return ""
+        parts = []
+        with self._lock:
+            if self._activity:
+                parts.append("invocations:\n" + "\n".join(self._activity[-40:]))
+        for path in sorted(self.folder.glob("*.log")):
+            with contextlib.suppress(OSError):
+                text = path.read_text(encoding="utf-8", errors="replace")
+                if text.strip():
+                    parts.append(f"{path.name}:\n{tail(text, 30)}")
+        for listener in self._listeners.values():
+            if listener.errors:
+                parts.append(f"listener {listener.name}: " + "; ".join(listener.errors[-5:]))
+        if self._watcher is not None and self._watcher.errors:
+            parts.append("blob watcher: " + "; ".join(self._watcher.errors[-5:]))
+        if self._player is not None and self._player.failures:
+            failed = [f"{d.subscription.queue}: {why}" for d, why in self._player.failures[-5:]]
+            parts.append("event grid deliveries failed: " + "; ".join(failed))
+        return "\n".join(parts)
+
+    def _observe(self, function: str, what: str, outcome: Invocation) -> None:
+        with self._lock:
+            self._activity.append(f"{function}: {what}: {outcome.error or 'ok'}")
+
+    # -- data plane ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Binding]:
+        from portway.dataplane import bind
+
+        if self._dataplane is None:
+            raise HarnessError("the azure harness is not started: call start() first")
+        with bind(self._dataplane) as binding:
+            yield binding
+
+    def dead_letters(self, source: str) -> list[DeadLetter]:
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.queue import QueueClient
+
+        from portway_azure import native_events
+
+        pipeline, names = self._deployed()
+        resource = pipeline.resources.get(source)
+        if isinstance(resource, Queue):
+            poison = names.poison_queue(source)
+            consumers = [
+                f.trigger
+                for f in pipeline.functions.values()
+                if isinstance(f.trigger, MessageTrigger) and f.trigger.source is resource
+            ]
+            trigger = consumers[0] if consumers else None
+        else:
+            function = pipeline.function(source)
+            poison = names.trigger_poison_queue(function.name)
+            trigger = function.trigger if isinstance(function.trigger, MessageTrigger) else None
+        assert self._connection is not None
+        client = QueueClient.from_connection_string(self._connection, poison)
+        try:
+            messages = list(client.peek_messages(max_messages=32))
+        except ResourceNotFoundError:
+            return []  # the host creates a poison queue when it first poisons a message
+        finally:
+            client.close()
+        listener = self._listeners.get(poison)
+        letters = []
+        for message in messages:
+            content = str(message.content or "")
+            body = _base64_or_text(content)
+            identifier, attributes = str(message.id), {}
+            if trigger is not None:
+                with contextlib.suppress(native_events.MalformedMessage):
+                    neutral = native_events.message_of(
+                        body, trigger, identifier=identifier, attempt=1, time=None
+                    )
+                    identifier, body, attributes = (
+                        neutral.id,
+                        neutral.body,
+                        dict(neutral.attributes),
+                    )
+            seen = listener.poisoned_as(content) if listener is not None else []
+            letters.append(
+                DeadLetter(
+                    id=identifier,
+                    body=body,
+                    attributes=attributes,
+                    attempts=seen[-1].attempts if seen else 0,
+                    reason=seen[-1].reason if seen else "unknown: not poisoned by this run",
+                )
+            )
+        return letters
+
+    def _deployed(self) -> tuple[Pipeline, Names]:
+        if self._pipeline is None or self._names is None:
+            raise HarnessError("the azure harness is not started: call start() first")
+        return self._pipeline, self._names
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpReply:
+        from portway_azure.testing.http_host import KEY_HEADER
+
+        self._deployed()
+        if self._http is None:
+            raise HarnessError("the pipeline has no HTTP function to serve")
+        sent = dict(headers or {})
+        found = self._http.find(method, unquote(path.split("?", 1)[0]))
+        if found is not None and found[0].auth_level != "anonymous":
+            sent[KEY_HEADER] = found[0].key  # what a caller holding the function key sends
+        connection = http.client.HTTPConnection("127.0.0.1", self._http.port, timeout=60)
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            return HttpReply(
+                response.status,
+                {name.lower(): value for name, value in response.getheaders()},
+                response.read(),
+            )
+        finally:
+            connection.close()
+
+
+def copy_pipeline_module(app: str, project: Path) -> str:
+    """Copy ``app``'s module into ``project`` as a top-level module; return the new ``app``.
+
+    The app zip leaves ``portway.testing`` out, so the conformance pipeline travels as
+    the project's own code. The module must import only installed packages (the
+    conformance pipeline imports public ``portway`` names only).
+    """
+    module, _, attribute = app.partition(":")
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        raise HarnessError(f"cannot find the source file of {module!r} to package it")
+    top_level = module.rpartition(".")[2]
+    shutil.copyfile(spec.origin, project / f"{top_level}.py")
+    return f"{top_level}:{attribute or 'app'}"
+
+
+def _neutral_name(resource: AzureResource) -> str:
+    """The neutral name of a desired Event Grid topic (its ``neutral``: ``topic <name>``)."""
+    return resource.neutral.removeprefix("topic ").strip()
+
+
+def _container_of(subject_begins_with: str) -> str:
+    """``/blobServices/default/containers/<container>/blobs/...`` -> ``<container>``."""
+    return subject_begins_with.split("/containers/", 1)[1].split("/", 1)[0]
+
+
+def _base64_or_text(content: str) -> bytes:
+    try:
+        return base64.b64decode(content, validate=True)
+    except ValueError:
+        return content.encode("utf-8")
