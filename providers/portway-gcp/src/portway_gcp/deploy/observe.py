@@ -35,6 +35,16 @@ if TYPE_CHECKING:
 #: label value holds at most 63 characters): an unchanged zip is not uploaded again.
 SOURCE_LABEL = "portway-source"
 SOURCE_DIGITS = 32
+# The largest page each list call takes, so that one request usually lists a kind.
+# https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/list (100)
+# https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics/list (1000)
+# https://cloud.google.com/storage/docs/json_api/v1/buckets/list (1000)
+# https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs/list (500)
+_IAM_PAGE = 100
+_PUBSUB_PAGE = 1000
+_STORAGE_PAGE = 1000
+_FUNCTIONS_PAGE = 1000
+_SCHEDULER_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +127,7 @@ def _service_accounts(clients: Any, names: Names, log: CallLog) -> Iterator[Obse
     pages = log.read(
         "iam.serviceAccounts.list",
         clients.iam_admin.list_service_accounts,
-        request={"name": f"projects/{names.project}"},
+        request={"name": f"projects/{names.project}", "page_size": _IAM_PAGE},
     )
     for account in pages:
         marks = parse_marker(account.description or "")
@@ -131,7 +141,7 @@ def _topics(clients: Any, names: Names, log: CallLog) -> Iterator[Observed]:
     pages = log.read(
         "pubsub.topics.list",
         clients.publisher.list_topics,
-        request={"project": f"projects/{names.project}"},
+        request={"project": f"projects/{names.project}", "page_size": _PUBSUB_PAGE},
     )
     for topic in pages:
         labels = dict(topic.labels)
@@ -144,7 +154,7 @@ def _subscriptions(clients: Any, names: Names, log: CallLog) -> Iterator[Observe
     pages = log.read(
         "pubsub.subscriptions.list",
         clients.subscriber.list_subscriptions,
-        request={"project": f"projects/{names.project}"},
+        request={"project": f"projects/{names.project}", "page_size": _PUBSUB_PAGE},
     )
     for subscription in pages:
         labels = dict(subscription.labels)
@@ -158,7 +168,11 @@ def _buckets(clients: Any, names: Names, log: CallLog) -> Iterator[Observed]:
     start = f"{names.prefix}-"
     # The iterator pages lazily: each page is a call, counted as the first.
     buckets = log.read(
-        "storage.buckets.list", clients.storage.list_buckets, prefix=start, project=names.project
+        "storage.buckets.list",
+        clients.storage.list_buckets,
+        prefix=start,
+        project=names.project,
+        page_size=_STORAGE_PAGE,
     )
     for bucket in buckets:
         labels = dict(bucket.labels or {})
@@ -173,7 +187,7 @@ def _functions(clients: Any, names: Names, log: CallLog) -> Iterator[Observed]:
     pages = log.read(
         "cloudfunctions.functions.list",
         clients.functions.list_functions,
-        request={"parent": names.location_path},
+        request={"parent": names.location_path, "page_size": _FUNCTIONS_PAGE},
     )
     for function in pages:
         labels = dict(function.labels)
@@ -188,7 +202,7 @@ def _jobs(clients: Any, names: Names, log: CallLog) -> Iterator[Observed]:
     pages = log.read(
         "cloudscheduler.jobs.list",
         clients.scheduler.list_jobs,
-        request={"parent": names.location_path},
+        request={"parent": names.location_path, "page_size": _SCHEDULER_PAGE},
     )
     for job in pages:
         marks = parse_marker(job.description or "")

@@ -168,6 +168,12 @@ def ensure_state_bucket(storage: Any, names: Names, log: CallLog) -> None:
         bucket.versioning_enabled = True
         bucket.iam_configuration.uniform_bucket_level_access_enabled = True
         log.write("storage.buckets.insert", bucket.create, location=names.region)
+        if bucket.labels != STATE_LABELS or not bucket.versioning_enabled:
+            # gcp-storage-emulator drops what an insert sets; Cloud Storage keeps it, so
+            # this patch is made on the emulator only.
+            bucket.labels = dict(STATE_LABELS)
+            bucket.versioning_enabled = True
+            log.write("storage.buckets.patch", bucket.patch)
     except exceptions.Conflict:
         return  # created meanwhile by another deploy, or ours from a run cut short
     except exceptions.GoogleAPICallError as error:

@@ -1,0 +1,275 @@
+"""The deploy record and the stage lock, over the wire, with Cloud Storage's preconditions.
+
+gcp-storage-emulator accepts ``ifGenerationMatch`` without enforcing it (DESIGN §5), so
+these tests talk to it through :class:`PreconditionProxy`: a small HTTP proxy that
+applies the rule as Cloud Storage documents it before forwarding the request
+unchanged: a request carrying ``ifGenerationMatch`` (query) or
+``x-goog-if-generation-match`` (header) gets ``412 Precondition Failed`` unless the
+value equals the object's live generation, ``0`` meaning "no live object".
+https://cloud.google.com/storage/docs/request-preconditions
+So the real SDK's requests are checked, as sent, against the documented rule.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from portway_gcp.clients import GcpClients
+from portway_gcp.deploy import record as records
+from portway_gcp.deploy.kinds.calls import CallLog
+from portway_gcp.deploy.resources import GcpResource, Kind
+from portway_gcp.naming import Names
+
+from portway.errors import DeployError
+
+TOPIC = GcpResource(Kind.PUBSUB_TOPIC, "projects/p/topics/demo-x-jobs", "queue jobs", {"a": 1})
+_OBJECT = __import__("re").compile(r"/b/(?P<bucket>[^/?]+)/o/(?P<name>[^?]+)")
+_UPLOAD = __import__("re").compile(r"/upload/storage/v1/b/(?P<bucket>[^/?]+)/o")
+
+
+class PreconditionProxy:
+    """Forwards to ``upstream`` (the storage emulator), enforcing ``ifGenerationMatch``.
+
+    Requests are handled one at a time, so the check and the write it guards are atomic
+    for the proxy's clients, as they are on Cloud Storage.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.refused = 0
+        lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with lock:
+                    status, headers, payload = proxy.handle(
+                        self.command, self.path, dict(self.headers), body
+                    )
+                self.send_response(status)
+                for key, value in headers.items():
+                    if key.lower() not in {"transfer-encoding", "connection", "content-length"}:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        wanted = query.get("ifGenerationMatch", [None])[0] or _header(
+            headers, "x-goog-if-generation-match"
+        )
+        if wanted is not None:
+            target = _target(path, headers, body)
+            if target is not None and int(wanted) != self._generation(*target):
+                self.refused += 1
+                error = {
+                    "error": {
+                        "code": 412,
+                        "message": "At least one of the pre-conditions you specified did not hold.",
+                        "errors": [{"reason": "conditionNotMet", "domain": "global"}],
+                    }
+                }
+                return 412, {"Content-Type": "application/json"}, json.dumps(error).encode()
+        return self._forward(method, path, headers, body)
+
+    def _generation(self, bucket: str, name: str) -> int:
+        quoted = urllib.parse.quote(name, safe="")
+        url = f"{self.upstream}/storage/v1/b/{bucket}/o/{quoted}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return int(json.loads(answer.read())["generation"])
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return 0
+            raise
+
+    def _forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(
+            self.upstream + path,
+            data=body if body or method in {"POST", "PUT", "PATCH"} else None,
+            method=method,
+            headers={k: v for k, v in headers.items() if k.lower() != "host"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, dict(answer.headers), answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _target(path: str, headers: dict[str, str], body: bytes) -> tuple[str, str] | None:
+    """``(bucket, object)`` a request is about: from its path, or from the metadata part
+    of a multipart upload (the SDK's uploads of small objects)."""
+    plain = urllib.parse.urlsplit(path).path
+    upload = _UPLOAD.search(plain)
+    if upload:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        if "name" in query:
+            return upload["bucket"], query["name"][0]
+        content_type = _header(headers, "content-type") or ""
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        )
+        for part in message.iter_parts():
+            payload = part.get_payload(decode=True)
+            if part.get_content_type() == "application/json" and isinstance(payload, bytes):
+                return upload["bucket"], str(json.loads(payload)["name"])
+        return None
+    found = _OBJECT.search(plain)
+    return (found["bucket"], urllib.parse.unquote(found["name"])) if found else None
+
+
+@pytest.fixture
+def proxy(storage_emulator: str) -> Iterator[PreconditionProxy]:
+    running = PreconditionProxy(storage_emulator)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def names(unique_name: Any) -> Names:
+    # The state bucket is named by the project: a project per test keeps them apart.
+    return Names("demo", "test", unique_name("proj"), "europe-west1")
+
+
+@pytest.fixture
+def storage(proxy: PreconditionProxy, names: Names, gcp_environment: Any) -> Any:
+    client = GcpClients(names.project, names.region, storage_endpoint=proxy.endpoint).storage
+    records.ensure_state_bucket(client, names, CallLog())
+    return client
+
+
+def test_the_state_bucket_is_versioned_uniform_and_labelled(storage: Any, names: Names) -> None:
+    bucket = storage.get_bucket(names.state_bucket)
+    assert bucket.versioning_enabled is True
+    assert bucket.labels == {"portway-managed": "state"}
+    log = CallLog()
+    records.ensure_state_bucket(storage, names, log)  # a second call changes nothing
+    assert log.writes == []
+
+
+def test_a_record_round_trips_with_its_generation(storage: Any, names: Names) -> None:
+    log = CallLog()
+    assert records.read_record(storage, names, log) is None
+    written = records.Record("demo", "test", records.recorded([TOPIC]), records.now())
+    records.write_record(storage, names, written, None, log)
+    read = records.read_record(storage, names, log)
+    assert read is not None
+    assert read.generation
+    assert read.resources == written.resources
+    assert read.resources[0].neutral == "queue jobs"
+
+
+def test_a_record_changed_since_it_was_read_is_not_overwritten(
+    storage: Any, names: Names, proxy: PreconditionProxy
+) -> None:
+    log = CallLog()
+    first = records.Record("demo", "test", records.recorded([TOPIC]), records.now())
+    records.write_record(storage, names, first, None, log)
+    seen = records.read_record(storage, names, log)
+    other = records.Record("demo", "test", (), "2026-11-29T10:00:00+00:00")
+    records.write_record(storage, names, other, seen, log)  # another deploy, in between
+    with pytest.raises(DeployError, match="changed while this deploy ran"):
+        records.write_record(storage, names, first, seen, log)
+    assert proxy.refused == 1
+    kept = records.read_record(storage, names, log)
+    assert kept is not None
+    assert kept.resources == ()
+
+
+def test_a_first_record_is_not_written_over_one_that_appeared(storage: Any, names: Names) -> None:
+    first = records.Record("demo", "test", (), records.now())
+    records.write_record(storage, names, first, None, CallLog())
+    with pytest.raises(DeployError, match="changed while this deploy ran"):
+        records.write_record(storage, names, first, None, CallLog())
+
+
+def test_the_emulator_alone_does_not_enforce_generations(
+    storage_emulator: str, names: Names, gcp_environment: Any
+) -> None:
+    # Why the proxy exists: straight to the emulator, a stale generation is accepted.
+    direct = GcpClients(names.project, names.region, storage_endpoint=storage_emulator).storage
+    records.ensure_state_bucket(direct, names, CallLog())
+    first = records.Record("demo", "test", (), records.now())
+    records.write_record(direct, names, first, None, CallLog())
+    records.write_record(direct, names, first, None, CallLog())  # would be a 412 on GCS
+
+
+def test_the_second_deploy_of_a_stage_is_refused_naming_the_holder(
+    storage: Any, names: Names
+) -> None:
+    records.acquire_lock(storage, names, "deploy", CallLog())
+    try:
+        with pytest.raises(DeployError, match=r"locked by deploy from .* \(pid \d+\)") as error:
+            records.acquire_lock(storage, names, "destroy", CallLog())
+        assert f"gcloud storage rm gs://{names.state_bucket}/locks/demo/test.json" in str(
+            error.value
+        )
+    finally:
+        records.release_lock(storage, names, CallLog())
+    records.acquire_lock(storage, names, "deploy", CallLog())  # free again
+    records.release_lock(storage, names, CallLog())
+
+
+def test_a_lock_left_by_a_killed_deploy_on_this_machine_is_taken_over(
+    storage: Any, names: Names
+) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    holder = {
+        "operation": "deploy",
+        "host": socket.gethostname(),
+        "pid": int(gone.stdout),
+        "since": "2026-11-29T00:00:00+00:00",
+    }
+    blob = storage.bucket(names.state_bucket).blob("locks/demo/test.json")
+    blob.upload_from_string(json.dumps(holder))
+    records.acquire_lock(storage, names, "deploy", CallLog())
+    assert json.loads(blob.download_as_bytes())["pid"] != holder["pid"]
+    records.release_lock(storage, names, CallLog())
