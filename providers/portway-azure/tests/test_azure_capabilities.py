@@ -39,7 +39,7 @@ def write_config(root: Path, settings: dict[str, str]) -> Path:
 def test_capabilities_are_the_limits_azure_documents() -> None:
     capabilities = registry().spec("azure").capabilities
 
-    assert capabilities.max_message_bytes == 49_152
+    assert capabilities.max_message_bytes == 48_128
     assert capabilities.max_batch_size == 1
     assert capabilities.batch_delivery == "one_at_a_time"
     assert capabilities.max_attempts == (1, 2_147_483_647)

@@ -37,7 +37,7 @@ from portway.errors import (
     PermissionDenied,
 )
 from portway.model import MessageTrigger
-from portway.payload import outgoing
+from portway.payload import message_size, outgoing
 from portway.testing.imports import cloud_sdk_modules, modules_imported_by
 
 NAMES = Names("orders", "test", "sub", "data-rg", "westeurope")
@@ -278,15 +278,17 @@ def test_a_batch_is_sent_in_order_with_one_id_each(stage: Stage) -> None:
     assert [m.text() for m in messages] == ["a", "b", "c"]
 
 
-def _body_filling_the_queue_message(extra: int) -> bytes:
-    """A text body whose encoded message is ``MAX_QUEUE_MESSAGE_BYTES`` plus ``extra``
-    base64 blocks of 4 characters (negative: fewer)."""
+def _body_filling_the_queue_message() -> bytes:
+    """A text body, within the declared size, whose encoded message is exactly 64 KiB:
+    quotes, which JSON escapes to two bytes each, fill the envelope to 49,152 bytes."""
     overhead = len(base64.b64decode(queue_text(outgoing(b""), "0" * 32).text))
-    return b"a" * (MAX_QUEUE_MESSAGE_BYTES * 3 // 4 - overhead + 3 * extra)
+    room = MAX_QUEUE_MESSAGE_BYTES * 3 // 4 - overhead
+    return b'"' * (room // 2) + b"a" * (room % 2)
 
 
 def test_a_message_of_exactly_64_kib_encoded_is_sent(stage: Stage) -> None:
-    body = _body_filling_the_queue_message(0)
+    body = _body_filling_the_queue_message()
+    assert len(body) < DECLARED_MAX_MESSAGE_BYTES
     assert queue_text(outgoing(body), "0" * 32).size == MAX_QUEUE_MESSAGE_BYTES
 
     with bind(stage.plane):
@@ -299,7 +301,7 @@ def test_a_message_of_exactly_64_kib_encoded_is_sent(stage: Stage) -> None:
 def test_a_message_over_64_kib_encoded_is_refused_naming_queue_size_and_limit(
     stage: Stage,
 ) -> None:
-    body = _body_filling_the_queue_message(0) + b"a"
+    body = _body_filling_the_queue_message() + b"a"
 
     with bind(stage.plane), pytest.raises(MessageTooLarge) as raised:
         jobs.send(body)
@@ -310,8 +312,20 @@ def test_a_message_over_64_kib_encoded_is_refused_naming_queue_size_and_limit(
     assert stage.received() == []
 
 
+@pytest.mark.parametrize("attributes", [0, 9])
+def test_a_text_message_of_exactly_the_declared_size_is_sent(stage: Stage, attributes: int) -> None:
+    names = {f"attribute-{index}": "v" for index in range(attributes)}
+    room = DECLARED_MAX_MESSAGE_BYTES - message_size(outgoing("", names))
+
+    with bind(stage.plane):
+        jobs.send("y" * room, attributes=names)
+
+    (raw,) = stage.received()
+    assert delivered(raw.content).body == b"y" * room
+
+
 def test_a_message_over_the_declared_size_is_refused_as_validate_says(stage: Stage) -> None:
-    with bind(stage.plane), pytest.raises(MessageTooLarge, match="49,152"):
+    with bind(stage.plane), pytest.raises(MessageTooLarge, match="48,128"):
         jobs.send(b"a" * (DECLARED_MAX_MESSAGE_BYTES + 1))
 
     assert stage.received() == []

@@ -16,7 +16,7 @@ from azure.eventgrid import EventGridEvent, EventGridPublisherClient
 from azure.storage.blob import ContentSettings
 from portway_azure.clients import AzureClients, AzureResources
 from portway_azure.dataplane import AzureDataPlane
-from portway_azure.message_encoding import MAX_QUEUE_MESSAGE_BYTES
+from portway_azure.message_encoding import DECLARED_MAX_MESSAGE_BYTES
 from portway_azure.native_events import message_of, object_events_of
 from portway_azure.testing.azurite import Azurite
 from portway_azure.testing.event_grid import BLOB_CREATED, EventGridPlayer
@@ -25,6 +25,7 @@ from portway import Pipeline
 from portway.dataplane import bind
 from portway.errors import DeployError, MessageTooLarge, PermissionDenied
 from portway.model import MessageTrigger, ObjectCreatedTrigger
+from portway.payload import message_size, outgoing
 
 app = Pipeline("orders")
 landing = app.bucket("landing")
@@ -110,6 +111,21 @@ def test_an_unknown_topic_says_to_deploy(player: EventGridPlayer) -> None:
         loaded.publish("x")
 
 
+def test_a_text_message_of_exactly_the_declared_size_reaches_the_subscribers(
+    player: EventGridPlayer, unique_name: str
+) -> None:
+    (queue,) = make_queues(player, unique_name, 1)
+    player.subscribe(unique_name, queue)
+    names = {f"attribute-{index}": "v" for index in range(9)}
+    room = DECLARED_MAX_MESSAGE_BYTES - message_size(outgoing("", names))
+
+    with bind(plane_for(player, unique_name)):
+        loaded.publish("y" * room, attributes=names)
+
+    (event,) = queued_events(player, queue)
+    assert event["data"]["body"] == "y" * room
+
+
 def test_a_message_too_large_for_the_subscribers_queues_is_refused(
     player: EventGridPlayer, unique_name: str
 ) -> None:
@@ -117,7 +133,7 @@ def test_a_message_too_large_for_the_subscribers_queues_is_refused(
     player.subscribe(unique_name, queue)
 
     with bind(plane_for(player, unique_name)), pytest.raises(MessageTooLarge, match="65,536"):
-        loaded.publish("a" * (MAX_QUEUE_MESSAGE_BYTES * 3 // 4 - 300))
+        loaded.publish('"' * (DECLARED_MAX_MESSAGE_BYTES * 2 // 3))
 
     assert queued_events(player, queue) == []
 

@@ -18,13 +18,14 @@ where the shim reads it (:func:`portway_azure.native_events.message_of`).
 
 **Size.** A queue message may be 64 KiB as sent, "base64 encoded" counted
 (https://learn.microsoft.com/rest/api/storageservices/put-message; Azurite refuses
-65,537 characters with ``RequestBodyTooLarge``). Base64 spends 4 bytes for every 3, so
-the provider declares 48 KiB of body and attributes (:data:`DECLARED_MAX_MESSAGE_BYTES`,
-what ``portway validate`` reports). A message is checked against that first, as every
-provider checks it, and then, encoded, against the 64 KiB the queue accepts: the
-envelope's JSON adds its keys, escapes quotes and control characters in a text body, and
-carries a binary body in base64 (a third more again), so a message near the declared
-limit may still not fit, and the error says so.
+65,537 characters with ``RequestBodyTooLarge``). Base64 spends 4 bytes for every 3, which
+leaves 48 KiB, and the envelope (and on a topic the event around it) takes up to 1 KiB:
+the provider declares 47 KiB of body and attributes (:data:`DECLARED_MAX_MESSAGE_BYTES`,
+what ``portway validate`` reports), and a text message within it always fits. A message
+is checked against that first, as every provider checks it, and then, encoded, against
+the 64 KiB the queue accepts: JSON escapes quotes, backslashes and control characters in
+a text body, and a binary body travels base64 inside the envelope (a third more again),
+so such a message near the declared limit may still not fit, and the error says so.
 """
 
 from __future__ import annotations
@@ -40,9 +41,16 @@ from portway_azure.native_events import envelope
 
 #: A Storage Queue message: at most 64 KiB, counted as sent (base64 text).
 MAX_QUEUE_MESSAGE_BYTES = 64 * 1024
+#: The bytes 64 KiB of base64 carries.
+BASE64_CAPACITY = MAX_QUEUE_MESSAGE_BYTES * 3 // 4
+#: Kept for the envelope (at most 175 bytes for a text body: keys, id, content type,
+#: the quotes around 9 attributes) and, on a topic, the Event Grid event around it and
+#: what Event Grid adds on delivery (:data:`DELIVERY_RESERVE_BYTES`).
+ENVELOPE_RESERVE_BYTES = 1024
 #: What the provider declares (``CAPABILITIES.max_message_bytes``, a test keeps them
-#: equal): the body and attributes 64 KiB of base64 can carry.
-DECLARED_MAX_MESSAGE_BYTES = MAX_QUEUE_MESSAGE_BYTES * 3 // 4
+#: equal): body and attributes as portway counts them, which always fit once sent when
+#: the body is text with nothing JSON must escape.
+DECLARED_MAX_MESSAGE_BYTES = BASE64_CAPACITY - ENVELOPE_RESERVE_BYTES
 #: Event Grid accepts at most 1 MB per publish request (and per event).
 #: https://learn.microsoft.com/azure/event-grid/quotas-limits
 MAX_PUBLISH_REQUEST_BYTES = 1_048_576

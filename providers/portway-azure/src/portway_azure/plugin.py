@@ -14,10 +14,14 @@ from portway.providers import ProviderSpec, Setting
 CAPABILITIES = Capabilities(
     # A Storage Queue message may be 64 KiB once encoded, and the Functions queue trigger
     # reads base64 by default (host.json messageEncoding), which spends 4 encoded bytes
-    # on every 3 of body: 65,536 encoded bytes hold 49,152.
+    # on every 3 of body: 65,536 encoded bytes hold 49,152. Of those, 1 KiB stays for
+    # portway's JSON envelope (id, content type, attribute quoting: at most 175 bytes)
+    # and, on a topic, the Event Grid event around it with the fields Event Grid adds on
+    # delivery, so a message within 47 KiB always fits once sent
+    # (portway_azure.message_encoding).
     # https://learn.microsoft.com/en-us/rest/api/storageservices/put-message
     # https://learn.microsoft.com/en-us/azure/azure-functions/functions-bindings-storage-queue#host-json
-    max_message_bytes=64 * 1024 * 3 // 4,
+    max_message_bytes=47 * 1024,
     # host.json batchSize (at most 32) is how many messages the runtime "retrieves
     # simultaneously and processes in parallel": each message is its own invocation,
     # so a batch handler receives a list of one.
@@ -60,7 +64,8 @@ CAPABILITIES = Capabilities(
     visibility_must_cover_timeout=False,
     features=ALL_FEATURES,
     notes=(
-        "Storage Queue messages are base64-encoded: 64 KiB on the wire is 48 KiB of body",
+        "Storage Queue messages are base64-encoded: 64 KiB on the wire is 47 KiB of body "
+        "and attributes, once portway's envelope is in",
         "the Functions host runs one message per invocation (up to 32 in parallel): "
         "a batch handler gets a list of one",
         "HTTP functions must respond within 230 s (the Azure Load Balancer idle timeout)",
