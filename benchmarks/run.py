@@ -25,8 +25,17 @@ Figures:
   plan and the mutating calls of a no-op redeploy for 10 and 100 functions (see
   ``benchmarks/aws.py``).
 
+* ``gcp``: on Google's Pub/Sub emulator and gcp-storage-emulator started for the run, the
+  GCP data plane against raw client calls, and the runtime shim's import against a bare
+  interpreter (see ``benchmarks/gcp.py``).
+
+* ``azure``: on Azurite (and the Event Grid player) started for the run, the Azure data
+  plane against raw SDK calls, and the runtime shim's import against a bare interpreter
+  and against ``azure.functions`` alone (see ``benchmarks/azure_provider.py``; not
+  ``azure.py``, which would hide the Azure SDK's ``azure`` package on ``sys.path``).
+
 Usage: ``python benchmarks/run.py [--json] [--runs N] [--messages N] [--objects N]
-[--aws-calls N] [--plan-sizes 10,100]``.
+[--cloud-calls N] [--plan-sizes 10,100]``.
 """
 
 from __future__ import annotations
@@ -109,14 +118,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="interpreter starts per figure")
     parser.add_argument("--messages", type=int, default=5000, help="messages per throughput run")
     parser.add_argument("--objects", type=int, default=200, help="object writes for latency")
-    parser.add_argument("--aws-calls", type=int, default=200, help="data-plane calls per figure")
+    parser.add_argument(
+        "--cloud-calls", type=int, default=200, help="cloud data-plane calls per figure"
+    )
     parser.add_argument(
         "--plan-sizes", default="10,100", help="pipeline sizes (functions) for plan read calls"
     )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from aws import aws_figures
+    from azure_provider import azure_figures
     from dashboard import dashboard_cost
+    from gcp import gcp_figures
     from local_runtime import local_runtime
 
     sizes = tuple(int(size) for size in args.plan_sizes.split(","))
@@ -125,7 +138,9 @@ def main() -> None:
         "import": import_cost(args.runs),
         "local_runtime": local_runtime(args.messages, args.objects),
         "dashboard": dashboard_cost(args.messages),
-        "aws": aws_figures(calls=args.aws_calls, import_runs=args.runs, plan_sizes=sizes),
+        "aws": aws_figures(calls=args.cloud_calls, import_runs=args.runs, plan_sizes=sizes),
+        "gcp": gcp_figures(calls=args.cloud_calls, import_runs=args.runs),
+        "azure": azure_figures(calls=args.cloud_calls, import_runs=args.runs),
     }
     if args.json:
         print(json.dumps(results, indent=2))
