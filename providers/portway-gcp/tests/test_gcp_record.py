@@ -24,15 +24,21 @@ from collections.abc import Iterator
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from portway_gcp.clients import GcpClients
 from portway_gcp.deploy import record as records
+from portway_gcp.deploy.deployment import GcpDeployment
+from portway_gcp.deploy.kinds import SKIPS
 from portway_gcp.deploy.kinds.calls import CallLog
 from portway_gcp.deploy.resources import GcpResource, Kind
 from portway_gcp.naming import Names
+from portway_gcp.package import SourceArchive
 
+from portway import Pipeline
+from portway.config import StageConfig
 from portway.errors import DeployError
 
 TOPIC = GcpResource(Kind.PUBSUB_TOPIC, "projects/p/topics/demo-x-jobs", "queue jobs", {"a": 1})
@@ -273,3 +279,41 @@ def test_a_lock_left_by_a_killed_deploy_on_this_machine_is_taken_over(
     records.acquire_lock(storage, names, "deploy", CallLog())
     assert json.loads(blob.download_as_bytes())["pid"] != holder["pid"]
     records.release_lock(storage, names, CallLog())
+
+
+def test_a_second_concurrent_deploy_fails_clearly_and_changes_nothing(
+    proxy: PreconditionProxy,
+    gcp_stage: StageConfig,
+    unique_name: Any,
+    tmp_path: Path,
+) -> None:
+    settings = {
+        **gcp_stage.settings,
+        "project": unique_name("proj"),
+        "project_number": "42",
+        "storage_endpoint": proxy.endpoint,
+        "emulator_skips": sorted(SKIPS),
+    }
+    stage = StageConfig("test", "gcp", settings, root=tmp_path, app="pipeline:app")
+    pipeline = Pipeline("small")
+
+    @pipeline.http("GET", "/status")
+    def status(request: Any) -> dict[str, str]:
+        return {}
+
+    zipped = tmp_path / "source.zip"
+    zipped.write_bytes(b"PK\x05\x06" + bytes(18))
+    source = SourceArchive(zipped, "cd" * 32, zipped.stat().st_size)
+    first = GcpDeployment("small", stage, pipeline, progress=lambda _: None, source=source)
+    second = GcpDeployment("small", stage, pipeline, progress=lambda _: None, source=source)
+    plan = second.plan()
+    storage = first.gcp.storage
+    records.ensure_state_bucket(storage, first.names, CallLog())
+    records.acquire_lock(storage, first.names, "deploy", CallLog())  # the first deploy runs
+    try:
+        with pytest.raises(DeployError, match="stage 'test' of 'small' is locked by deploy"):
+            second.apply(plan)
+    finally:
+        records.release_lock(storage, first.names, CallLog())
+    assert [w for w in second.log.writes if not w.startswith("storage.")] == []
+    assert GcpDeployment("small", stage, pipeline, source=source).plan() == plan

@@ -26,7 +26,7 @@ GAP = "storage-notifications"
 
 def notification(storage: Any, spec: Mapping[str, Any]) -> Any:
     """The SDK's ``BucketNotification`` for ``spec`` (not yet created)."""
-    _, _, project, _, topic_id = str(spec["topic"]).split("/")
+    _, project, _, topic_id = str(spec["topic"]).split("/")
     bucket = storage.bucket(str(spec["bucket"]).rsplit("/", 1)[1])
     return bucket.notification(
         topic_name=topic_id,
