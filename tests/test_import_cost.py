@@ -43,3 +43,11 @@ def test_a_cron_schedule_loads_croniter_only_when_declared() -> None:
     )
     assert "croniter" in modules
     assert "boto3" not in modules
+
+
+def test_loading_a_pipeline_leaves_traceback_and_pathlib_until_an_import_fails() -> None:
+    # Every handler shim calls load_pipeline on a cold start.
+    modules = modules_after("import portway.loading")
+    assert "portway.loading" in modules
+    assert "traceback" not in modules
+    assert "pathlib" not in modules

@@ -24,6 +24,7 @@ from portway_aws.event_source import sqs_event
 from portway_aws.runtime_config import ResourceMap
 
 from portway.errors import ConfigError
+from portway.testing.imports import modules_imported_by
 
 REGION = "eu-west-1"
 
@@ -437,3 +438,13 @@ def test_importing_the_shim_imports_no_cloud_sdk_and_scans_no_entry_points() -> 
         assert heavy not in timed
     assert not any(name.startswith(("boto3.", "botocore.", "google.", "azure.")) for name in timed)
     assert report["entry_point_calls"] == 0
+
+
+def test_importing_the_shim_leaves_traceback_and_pathlib_until_they_are_needed() -> None:
+    # Every cold start pays for what the shim imports; traceback is only needed when an
+    # http handler fails, pathlib only when the pipeline's import fails.
+    imported = modules_imported_by("import portway_aws.handler")
+
+    assert "portway_aws.handler" in imported
+    assert "traceback" not in imported
+    assert "pathlib" not in imported

@@ -477,3 +477,13 @@ def test_importing_the_shim_imports_no_google_sdk() -> None:
 
     assert "portway_gcp.main" in imported
     assert cloud_sdk_modules(imported, ("google", "grpc")) == []
+
+
+def test_importing_the_shim_leaves_traceback_and_pathlib_until_they_are_needed() -> None:
+    # Every cold start pays for what the shim imports; traceback is only needed when an
+    # http handler fails, pathlib only when the pipeline's import fails.
+    imported = modules_imported_by("import portway_gcp.main")
+
+    assert "portway_gcp.main" in imported
+    assert "traceback" not in imported
+    assert "pathlib" not in imported

@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from portway.dataplane import bind
@@ -64,7 +62,7 @@ def _load() -> _Runtime:
     global _runtime
     if _runtime is None:
         config = runtime_config.current()
-        root = Path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+        root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
         pipeline = load_pipeline(config.app, root)
         try:
             function = pipeline.function(config.function)
@@ -159,6 +157,8 @@ def _http(function: Function, trigger: HttpTrigger, event: Any) -> dict[str, Any
         response = to_http_response(function.handler(request))
     except Exception as error:
         _log(function, request.id or "request", describe(error))
+        import traceback  # only here: a container that never fails never pays for it
+
         traceback.print_exc(file=sys.stderr)
         return _json(500, '{"error":"internal error"}')
     return native_events.function_url_response(response)

@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from portway.dataplane import bind
@@ -97,7 +95,7 @@ def _load() -> _Runtime:
     global _runtime
     if _runtime is None:
         app, name, stage = (_required(variable) for variable in (APP, FUNCTION, STAGE))
-        pipeline = load_pipeline(app, Path(os.getcwd()))
+        pipeline = load_pipeline(app, os.getcwd())
         try:
             function = pipeline.function(name)
         except KeyError as error:
@@ -216,6 +214,8 @@ def _http(
         result = native_events.http_response(function.handler(neutral))
     except Exception as error:
         _log(function, neutral.id or "request", describe(error))
+        import traceback  # only here: an instance that never fails never pays for it
+
         traceback.print_exc(file=sys.stderr)
         return b'{"error":"internal error"}', 500, {"content-type": "application/json"}
     return _flask(result)
