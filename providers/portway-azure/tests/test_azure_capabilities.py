@@ -10,7 +10,7 @@ import pytest
 from portway import Message, Pipeline
 from portway.capabilities import ALL_FEATURES
 from portway.config import StageConfig, load_project
-from portway.errors import NotSupported
+from portway.errors import ConfigError
 from portway.providers import registry, reset_registry
 from portway.testing import ProviderPackageChecks
 from portway.validation import Severity, validate
@@ -84,11 +84,14 @@ def test_a_stage_with_the_azure_settings_passes_the_config_check(tmp_path: Path)
     assert dict(stage.settings) == settings
 
 
-def test_plan_is_refused_with_a_message_naming_azure() -> None:
+def test_plan_without_a_subscription_is_refused_naming_the_setting() -> None:
     provider = registry().provider("azure")
+    stage = StageConfig(
+        "azure", "azure", {k: v for k, v in REQUIRED.items() if k != "subscription"}
+    )
 
-    with pytest.raises(NotSupported, match="provider 'azure' does not offer plan/deploy"):
-        provider.plan(Pipeline("orders"), STAGE)
+    with pytest.raises(ConfigError, match="needs 'subscription'"):
+        provider.plan(Pipeline("orders"), stage)
 
 
 class TestAzurePackage(ProviderPackageChecks):

@@ -1,0 +1,332 @@
+"""Deploy, redeploy, destroy and status end to end: the record and lock on Azurite, the
+control-plane calls through an executor that counts them (no ARM emulator exists).
+
+Azure's answers to list calls are the azure-mgmt models deserialized from ARM's JSON,
+for what the deploy created (marked as its requests mark it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
+from azure.mgmt.eventgrid.models import EventSubscription, SystemTopic, Topic
+from azure.mgmt.msi.models import Identity
+from azure.mgmt.storage.models import ListContainerItem, ListQueue, StorageAccount
+from azure.mgmt.web.models import AppServicePlan, Site
+from portway_azure.deploy import marks
+from portway_azure.deploy import record as records
+from portway_azure.deploy.apply import apply_plan
+from portway_azure.deploy.deployment import Deployment, status_report
+from portway_azure.deploy.observe import (
+    role_assignments_observed,
+    storage_children_observed,
+    subscriptions_observed,
+    tagged_observed,
+)
+from portway_azure.deploy.planner import plan_destroy
+from portway_azure.deploy.requests import ArmRequest
+from portway_azure.deploy.resources import AzureResource, Key, Kind, Observed
+from portway_azure.naming import STATE_CONTAINER, Names
+from portway_azure.provider import AzureProvider
+
+from portway import HttpRequest, Message, ObjectEvent, Pipeline
+from portway.config import StageConfig
+from portway.deploy import ChangeKind, Plan
+from portway.errors import DeployError
+from portway.providers import registry
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient
+
+_TAGGED = {
+    Kind.STORAGE_ACCOUNT: StorageAccount,
+    Kind.EVENTGRID_TOPIC: Topic.deserialize,
+    Kind.EVENTGRID_SYSTEM_TOPIC: SystemTopic.deserialize,
+    Kind.MANAGED_IDENTITY: Identity.deserialize,
+    Kind.APP_SERVICE_PLAN: AppServicePlan,
+    Kind.FUNCTION_APP: Site,
+}
+
+
+def pipeline_named(name: str, report_memory: int = 512) -> Pipeline:
+    """A bucket trigger, a queue, a topic fan-out and an HTTP route."""
+    app = Pipeline(name)
+    landing = app.bucket("landing")
+    jobs = app.queue("jobs", max_attempts=7)
+    done = app.topic("done")
+
+    @app.on_object_created(landing, suffix=".csv", uses=[jobs.send()])
+    def enqueue(event: ObjectEvent) -> None: ...
+
+    @app.on_message(jobs, uses=[landing.read(), done.publish()])
+    def work(message: Message) -> None: ...
+
+    @app.on_message(done, memory=report_memory)
+    def report(message: Message) -> None: ...
+
+    @app.http("GET", "/status", uses=[landing.list()])
+    def status(request: HttpRequest) -> object:
+        return {}
+
+    return app
+
+
+def listed(resource: AzureResource, names: Names, marked_as: Names | None = None) -> list[Observed]:
+    """What observe (for ``names``) reads for ``resource`` from the model its list call
+    returns, marked as a deploy of ``marked_as`` (default: ``names``) marks it."""
+    mark = resource.spec_hash
+    marking = marked_as or names
+    base = {"id": resource.resource_id, "name": resource.name}
+    if resource.kind in _TAGGED:
+        properties = {}
+        if resource.kind is Kind.MANAGED_IDENTITY:
+            properties = {"principalId": "p-" + resource.name, "clientId": "c-" + resource.name}
+        model = _TAGGED[resource.kind](
+            {
+                **base,
+                "location": "westeurope",
+                "tags": marks.tags(marking, mark),
+                "properties": properties,
+            }
+        )
+        return list(tagged_observed(resource.kind, [model], names))
+    if resource.kind in (Kind.STORAGE_CONTAINER, Kind.STORAGE_QUEUE):
+        item = ListContainerItem if resource.kind is Kind.STORAGE_CONTAINER else ListQueue
+        model = item({**base, "properties": {"metadata": marks.metadata(marking, mark)}})
+        return list(storage_children_observed(resource.kind, [model], names, resource.parent))
+    if resource.kind is Kind.EVENT_SUBSCRIPTION:
+        model = EventSubscription.deserialize(
+            {**base, "properties": {"labels": marks.labels(marking, mark)}}
+        )
+        return list(
+            subscriptions_observed([model], names, resource.parent, resource.spec["source"])
+        )
+    model = RoleAssignment.deserialize(
+        {
+            **base,
+            "properties": {
+                "scope": resource.spec["scope"],
+                "roleDefinitionId": resource.spec["role_definition_id"],
+                "principalId": "p",
+                "description": marks.description(marking, mark),
+            },
+        }
+    )
+    return list(role_assignments_observed([model], names))
+
+
+class CountingSender:
+    """The executor's sender for tests: counts each request and answers as Azure would
+    where apply reads the answer (an identity's ids, a topic's endpoint)."""
+
+    def __init__(self) -> None:
+        self.sent: list[ArmRequest] = []
+
+    def send(self, request: ArmRequest) -> Any:
+        self.sent.append(request)
+        name = dict(request.arguments).get("resource_name", "")
+        if request.operation == "msi.user_assigned_identities.create_or_update":
+            return Identity.deserialize(
+                {
+                    "name": name,
+                    "location": "westeurope",
+                    "properties": {"principalId": "p", "clientId": "c"},
+                }
+            )
+        return None
+
+
+class Seen(Deployment):
+    """A deployment whose observation is what Azure would list (``self.azure``) and
+    whose app groups are not zipped (their packages are golden-tested elsewhere)."""
+
+    azure: dict[Key, Observed]
+
+    def observe(self) -> dict[Key, Observed]:
+        return dict(self.azure)
+
+    @property
+    def archives(self) -> dict[str, Any]:  # type: ignore[override]
+        return {}
+
+
+@pytest.fixture
+def blobs(azurite_connection_string: str) -> BlobServiceClient:
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient.from_connection_string(azurite_connection_string)
+
+
+@pytest.fixture
+def stage(azurite_connection_string: str) -> StageConfig:
+    return StageConfig(
+        "dev",
+        "azure",
+        {
+            "subscription": "00000000-0000-0000-0000-000000000001",
+            "resource_group": "rg",
+            "location": "westeurope",
+            "connection_string": azurite_connection_string,
+        },
+        app="pipeline:app",
+    )
+
+
+def deployment(
+    name: str, stage: StageConfig, blobs: BlobServiceClient, sender: CountingSender
+) -> Seen:
+    seen = Seen(
+        name,
+        stage,
+        pipeline_named(name),
+        sender=sender,
+        blobs=lambda: blobs,
+        progress=lambda _: None,
+    )
+    seen.azure = {}
+    return seen
+
+
+def mutating(sender: CountingSender) -> list[str]:
+    return [r.operation for r in sender.sent]
+
+
+def test_a_first_deploy_creates_everything_and_a_second_makes_no_call(
+    stage: StageConfig, blobs: BlobServiceClient, unique_name: str
+) -> None:
+    first_sender = CountingSender()
+    first = deployment(unique_name, stage, blobs, first_sender)
+    plan = first.plan()
+    assert {c.kind for c in plan.changes} == {ChangeKind.CREATE}
+    first.apply(plan)
+    created = [r for r in mutating(first_sender) if "create" in r]
+    assert len(created) == len(first.desired)
+    state = blobs.get_container_client(STATE_CONTAINER)
+    written = records.read_record(state, unique_name, "dev")
+    assert written is not None
+    assert {r.key for r in written.resources} == {r.key for r in first.desired}
+
+    second_sender = CountingSender()
+    second = deployment(unique_name, stage, blobs, second_sender)
+    second.azure = {o.key: o for r in first.desired for o in listed(r, first.names)}
+    again = second.plan()
+    assert again.is_empty
+    second.apply(again)
+    assert mutating(second_sender) == []
+    unchanged = records.read_record(state, unique_name, "dev")
+    assert unchanged is not None
+    assert unchanged.etag == written.etag
+
+
+def test_a_changed_setting_updates_only_what_it_touches(
+    stage: StageConfig, blobs: BlobServiceClient, unique_name: str
+) -> None:
+    first = deployment(unique_name, stage, blobs, CountingSender())
+    first.apply(first.plan())
+    sender = CountingSender()
+    changed = deployment(unique_name, stage, blobs, sender)
+    changed.pipeline = pipeline_named(unique_name, report_memory=4096)
+    changed.azure = {o.key: o for r in first.desired for o in listed(r, first.names)}
+    plan = changed.plan()
+    assert [(c.kind, c.resource_type) for c in plan.changes] == [
+        (ChangeKind.UPDATE, "web:function-app")
+    ]
+    assert plan.changes[0].details == {"instance_memory_mb": [512, 4096]}
+
+
+def test_destroy_deletes_exactly_this_app_and_stage_and_forgets_it(
+    stage: StageConfig, blobs: BlobServiceClient, unique_name: str
+) -> None:
+    ours = deployment(unique_name, stage, blobs, CountingSender())
+    ours.apply(ours.plan())
+    other_stage = Names(
+        unique_name, "prod", "00000000-0000-0000-0000-000000000001", "rg", "westeurope"
+    )
+    others = [o for r in ours.desired for o in listed(r, ours.names, marked_as=other_stage)]
+    assert others == []  # observe keeps only this app and stage's marks
+    sender = CountingSender()
+    destroyer = Seen(
+        unique_name, stage, None, sender=sender, blobs=lambda: blobs, progress=lambda _: None
+    )
+    # Everything but the storage accounts: the shared Azurite account stands for the
+    # data account, and deleting an account is checked by the golden requests.
+    destroyer.azure = {
+        o.key: o
+        for r in ours.desired
+        if r.kind is not Kind.STORAGE_ACCOUNT
+        for o in listed(r, ours.names)
+    }
+    plan = destroyer.plan_destroy()
+    assert {c.kind for c in plan.changes} == {ChangeKind.DELETE}
+    assert {(c.resource_type, c.name) for c in plan.changes} == {
+        (str(k), p) for k, p in destroyer.azure
+    }
+    destroyer.apply(plan, destroy=True)
+    assert len(sender.sent) == len(plan.changes)
+    assert all("delete" in operation for operation in mutating(sender))
+    state = blobs.get_container_client(STATE_CONTAINER)
+    assert records.read_record(state, unique_name, "dev") is None
+    records.acquire_lock(state, unique_name, "dev", "deploy")  # the lock was released
+    records.release_lock(state, unique_name, "dev")
+
+
+def test_destroy_refuses_before_any_change_while_a_container_holds_blobs(
+    stage: StageConfig, blobs: BlobServiceClient, unique_name: str
+) -> None:
+    names = Names(unique_name, "dev", "00000000-0000-0000-0000-000000000001", "rg", "westeurope")
+    container = f"b-{unique_name}"
+    blobs.create_container(container)
+    blobs.get_container_client(container).upload_blob("kept.csv", b"a,b\n")
+    doomed = Observed(Kind.STORAGE_CONTAINER, container, "/c", "h", names.storage_account)
+    plan = plan_destroy(unique_name, "dev", {doomed.key: doomed}, None)
+    sender = CountingSender()
+    with pytest.raises(DeployError, match=rf"container\(s\) {container} still hold blobs"):
+        apply_plan(
+            plan, sender, names, lambda: blobs, desired=None, observed={}, progress=lambda _: None
+        )
+    assert sender.sent == []
+    state = blobs.get_container_client(STATE_CONTAINER)
+    records.ensure_state_container(state)
+    records.acquire_lock(state, unique_name, "dev", "deploy")  # never taken
+    records.release_lock(state, unique_name, "dev")
+
+
+def test_status_reports_missing_changed_and_extra_resources(
+    stage: StageConfig, blobs: BlobServiceClient, unique_name: str
+) -> None:
+    seen = deployment(unique_name, stage, blobs, CountingSender())
+    desired = seen.desired
+    found = {o.key: o for r in desired for o in listed(r, seen.names)}
+    queue = next(r for r in desired if r.kind is Kind.STORAGE_QUEUE)
+    topic = next(r for r in desired if r.kind is Kind.EVENTGRID_TOPIC)
+    found[queue.key] = dataclasses.replace(found[queue.key], spec_hash="0" * 16)
+    del found[topic.key]
+    old = Observed(Kind.STORAGE_QUEUE, "q-old", "/q-old", "h", seen.names.storage_account)
+    found[old.key] = old
+    report = status_report(unique_name, "dev", desired, found)
+    assert report["in_sync"] is False
+    assert report["missing"] == [f"eventgrid:topic {topic.path}"]
+    assert report["changed"] == [f"storage:queue {queue.path}"]
+    assert report["extra"] == [f"storage:queue {old.path}"]
+    in_sync = {o.key: o for r in desired for o in listed(r, seen.names)}
+    assert status_report(unique_name, "dev", desired, in_sync)["in_sync"] is True
+
+
+def test_the_provider_refuses_a_plan_made_for_another_stage(stage: StageConfig) -> None:
+    provider = registry().provider("azure")
+    assert isinstance(provider, AzureProvider)
+    plan = Plan("shop", "prod", "azure")
+    with pytest.raises(DeployError, match="plan again"):
+        provider.apply(plan, pipeline_named("shop"), stage)
+
+
+def test_the_provider_runs_the_generated_function_app_and_connects_lazily(
+    stage: StageConfig,
+) -> None:
+    provider = registry().provider("azure")
+    assert provider.runtime_entry() == "function_app:app"
+    plane = provider.connect(pipeline_named("shop"), stage)
+    assert plane is not None
