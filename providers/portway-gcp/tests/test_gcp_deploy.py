@@ -263,6 +263,30 @@ def test_an_unchanged_source_is_not_uploaded_again(
     # kept source cannot be read back there: that no source was sent is checked above.)
 
 
+def test_a_harness_can_point_push_subscriptions_at_the_functions_it_serves(
+    gcp_stage: StageConfig, unique_name: Callable[[str], str], tmp_path: Path
+) -> None:
+    stage = code_stage(gcp_stage, unique_name, tmp_path)
+    pipeline = Pipeline("served")
+    jobs = pipeline.queue("jobs")
+
+    @pipeline.on_message(jobs)
+    def work(message: Any) -> None: ...
+
+    served = "http://127.0.0.1:8765/"
+    deployment_ = GcpDeployment(
+        "served", stage, pipeline, progress=lambda _: None, function_urls={"work": served}
+    )
+    deployment_.source = empty_source(tmp_path)
+    deployment_.apply(deployment_.plan())
+    names = deployment_.names
+    subscription = GcpClients.for_stage(stage).subscriber.get_subscription(
+        request={"subscription": names.subscription_path(names.queue_subscription("jobs"))}
+    )
+    assert subscription.push_config.push_endpoint == served
+    assert subscription.push_config.oidc_token.audience == served
+
+
 def code_stage(
     gcp_stage: StageConfig, unique_name: Callable[[str], str], root: Path
 ) -> StageConfig:

@@ -18,8 +18,8 @@ from google.api_core import exceptions
 from portway_gcp.clients import GcpClients
 from portway_gcp.deploy.kinds import SKIPS, ApplyContext, emulator_skips, operations
 from portway_gcp.deploy.kinds.calls import CallLog, ResourceCalls, fix_for
-from portway_gcp.deploy.kinds.functions import function_body
-from portway_gcp.deploy.kinds.iam_bindings import merge
+from portway_gcp.deploy.kinds.functions import function_body, put_source
+from portway_gcp.deploy.kinds.iam_bindings import merge, pubsub_policy, run_policy_request
 from portway_gcp.deploy.kinds.pubsub_subscriptions import subscription_body
 from portway_gcp.deploy.kinds.scheduler_jobs import job_body
 from portway_gcp.deploy.kinds.storage_notifications import notification
@@ -161,6 +161,45 @@ def test_pubsub_and_cloud_run_bindings_are_skipped_on_the_emulator_and_noted(
         f"setIamPolicy {topic} (skipped: emulator)",
         f"setIamPolicy {service} (skipped: emulator)",
     ]
+
+
+def test_a_topic_policy_written_back_keeps_etag_version_and_conditions() -> None:
+    from google.iam.v1 import policy_pb2  # type: ignore[import-untyped]
+    from google.type import expr_pb2
+
+    found = policy_pb2.Policy(version=3, etag=b"BwX1")
+    found.bindings.add(role="roles/pubsub.viewer", members=["user:ops@example.com"])
+    found.bindings.add(
+        role="roles/pubsub.publisher",
+        members=["user:night@example.com"],
+        condition=expr_pb2.Expr(expression="request.time.getHours('UTC') < 6"),
+    )
+    written = pubsub_policy(found, set(), {("roles/pubsub.publisher", A)})
+    assert (written.version, written.etag) == (3, b"BwX1")
+    assert [(b.role, list(b.members), b.condition.expression) for b in written.bindings] == [
+        ("roles/pubsub.publisher", [A], ""),
+        ("roles/pubsub.viewer", ["user:ops@example.com"], ""),
+        ("roles/pubsub.publisher", ["user:night@example.com"], "request.time.getHours('UTC') < 6"),
+    ]
+    assert pubsub_policy(written, set(), {("roles/pubsub.publisher", A)}) is None
+
+
+def test_a_cloud_run_invoker_binding_is_set_with_the_etag_read() -> None:
+    found = {
+        "version": 1,
+        "etag": "BwX2",
+        "bindings": [{"role": "roles/run.admin", "members": ["user:o@example.com"]}],
+    }
+    assert run_policy_request(found, set(), {("roles/run.invoker", "allUsers")}) == {
+        "policy": {
+            "version": 1,
+            "etag": "BwX2",
+            "bindings": [
+                {"role": "roles/run.admin", "members": ["user:o@example.com"]},
+                {"role": "roles/run.invoker", "members": ["allUsers"]},
+            ],
+        }
+    }
 
 
 # -- requests the emulators cannot take: built with the SDK's own types ------------------------
@@ -438,3 +477,18 @@ def test_a_call_naming_a_new_service_account_is_tried_again_until_it_propagates(
 
     assert calls.settling("cloudfunctions.functions.create", create, delays=(0,)) == "created"
     assert calls.log.writes == ["cloudfunctions.functions.create"] * 2
+
+
+def test_the_source_zip_is_put_as_a_signed_url_upload_takes_it(
+    context: ApplyContext, unique_name: Callable[[str], str]
+) -> None:
+    # drongo's upload URL points at storage.googleapis.com; the same PUT (an XML API
+    # object URL, the zip's content type and the size range header) goes to the storage
+    # emulator's XML endpoint here, and the object is read back.
+    storage = context.clients.storage
+    bucket = storage.create_bucket(unique_name("uploads"))
+    data = b"PK\x05\x06" + bytes(18)
+    put_source(f"{context.clients.storage_endpoint}/{bucket.name}/source.zip", data)
+    blob = bucket.get_blob("source.zip")
+    assert blob.download_as_bytes() == data
+    assert blob.content_type == "application/zip"

@@ -37,7 +37,7 @@ from portway_gcp.iam import check_project_number
 from portway_gcp.naming import Names
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from portway.config import StageConfig
     from portway.deploy import Plan
@@ -68,7 +68,10 @@ class GcpDeployment:
 
     ``clients`` defaults to :meth:`GcpClients.for_stage`. ``source``: a source zip built
     already (the harness shares one); built on first need otherwise. ``log`` counts
-    every call (``log.reads``, ``log.writes``).
+    every call (``log.reads``, ``log.writes``). ``function_urls``: portway function
+    name -> the URL push subscriptions and Scheduler jobs call instead of the deployed
+    function's (for a test harness serving the functions where the emulator runs none;
+    it is not part of the spec, so set it before the first deploy of a stage).
     """
 
     app_name: str
@@ -78,6 +81,7 @@ class GcpDeployment:
     progress: Callable[[str], None] = field(default_factory=lambda: console_progress)
     source: SourceArchive | None = None
     log: CallLog = field(default_factory=CallLog)
+    function_urls: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.clients is None:
@@ -175,7 +179,15 @@ class GcpDeployment:
         )
         source = (self.artifact.path, self.artifact.sha256) if needs_source else None
         context = ApplyContext(
-            self.gcp, self.names, self.log, source, self.skips, progress=self.progress
+            self.gcp,
+            self.names,
+            self.log,
+            source,
+            self.skips,
+            progress=self.progress,
+            url_overrides={
+                self.names.function_path(name): url for name, url in self.function_urls.items()
+            },
         )
         apply_plan(plan, context, desired=None if destroy else self.desired)
 

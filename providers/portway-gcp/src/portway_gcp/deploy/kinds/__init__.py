@@ -93,7 +93,9 @@ class ApplyContext:
     ``clients``: a :class:`portway_gcp.clients.GcpClients`. ``source``: the source zip
     and its SHA-256 (``None`` when no function is created or updated). ``skips``: the
     stage's emulator gaps. ``function_urls``: function name -> URL, filled as functions
-    are created or read (push subscriptions and jobs call them).
+    are created or read (push subscriptions and jobs call them). ``url_overrides``:
+    function name -> the URL to call instead (a test harness serving the functions
+    itself, where the emulator runs none); empty on a real deploy.
     """
 
     clients: Any
@@ -103,6 +105,7 @@ class ApplyContext:
     skips: frozenset[str] = frozenset()
     progress: Callable[[str], None] = print
     function_urls: dict[str, str] = field(default_factory=dict)
+    url_overrides: Mapping[str, str] = field(default_factory=dict)
 
     def calls(self, kind: Kind, name: str) -> ResourceCalls:
         return ResourceCalls(self.log, str(kind), name)
@@ -117,7 +120,7 @@ class ApplyContext:
 
     def function_url(self, function: str) -> str:
         """The URL of function ``function`` (a full name), read once if not yet known."""
-        url = self.function_urls.get(function)
+        url = self.url_overrides.get(function) or self.function_urls.get(function)
         if url is None:
             calls = self.calls(Kind.FUNCTION, function)
             found = calls.read(

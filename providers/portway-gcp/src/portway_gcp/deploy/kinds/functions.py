@@ -167,19 +167,22 @@ def upload_source(context: ApplyContext, calls: ResourceCalls, parent: str) -> d
         storage_source["generation"] = source.generation
     if context.skip("function-source-upload", "PUT <generateUploadUrl>"):
         return storage_source
-    request = urllib.request.Request(
-        response.upload_url, data=path.read_bytes(), method="PUT", headers=UPLOAD_HEADERS
-    )
     context.log.calls.append(("PUT <generateUploadUrl>", True))
     try:
-        with urllib.request.urlopen(request, timeout=300) as answer:
-            answer.read()
+        put_source(response.upload_url, path.read_bytes())
     except (urllib.error.URLError, OSError) as error:
         raise DeployError(
             f"{calls.kind} {calls.name}: uploading the source zip failed: {error}; run the "
             f"command again (an upload URL is valid for minutes)"
         ) from None
     return storage_source
+
+
+def put_source(upload_url: str, data: bytes) -> None:
+    """PUT the zip to a signed upload URL (a Cloud Storage XML API object URL)."""
+    request = urllib.request.Request(upload_url, data=data, method="PUT", headers=UPLOAD_HEADERS)
+    with urllib.request.urlopen(request, timeout=300) as answer:
+        answer.read()
 
 
 OPERATIONS = _FunctionOperations()

@@ -107,8 +107,6 @@ class PolicyTarget:
         self.calls.settling("storage.buckets.setIamPolicy", bucket.set_iam_policy, policy)
 
     def _pubsub(self, remove: set[Pair], add: set[Pair]) -> None:
-        from google.iam.v1 import policy_pb2  # type: ignore[import-untyped]
-
         clients = self.context.clients
         client = clients.subscriber if "/subscriptions/" in self.path else clients.publisher
         policy = self._read(
@@ -116,21 +114,9 @@ class PolicyTarget:
         )
         if policy is None:
             return
-        found = [
-            {"role": b.role, "members": list(b.members), "condition": b.condition.expression}
-            for b in policy.bindings
-        ]
-        merged = merge(found, remove, add)
-        if merged is None:
+        written = pubsub_policy(policy, remove, add)
+        if written is None:
             return
-        conditional = [b for b in policy.bindings if b.condition.expression]
-        written = policy_pb2.Policy(version=policy.version, etag=policy.etag)
-        for binding in merged:
-            if binding.get("condition"):
-                continue
-            written.bindings.add(role=binding["role"], members=binding["members"])
-        for binding in conditional:
-            written.bindings.append(binding)
         self.calls.settling(
             "pubsub.setIamPolicy",
             client.set_iam_policy,
@@ -140,20 +126,53 @@ class PolicyTarget:
     def _run_service(self, remove: set[Pair], add: set[Pair]) -> None:
         from google.auth.transport.requests import AuthorizedSession
 
-        session = AuthorizedSession(self.context.clients.google_credentials())  # type: ignore[no-untyped-call]
+        credentials = self.context.clients.google_credentials()
+        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         url = f"{RUN_API}/{self.path}"
         policy = self._read(
             "run.services.getIamPolicy", _json, session, "GET", f"{url}:getIamPolicy"
         )
         if policy is None:
             return
-        merged = merge(policy.get("bindings", []), remove, add)
-        if merged is None:
+        body = run_policy_request(policy, remove, add)
+        if body is None:
             return
-        body = {"policy": {**policy, "bindings": merged}}
         self.calls.settling(
             "run.services.setIamPolicy", _json, session, "POST", f"{url}:setIamPolicy", body
         )
+
+
+def pubsub_policy(policy: Any, remove: set[Pair], add: set[Pair]) -> Any:
+    """The ``google.iam.v1.Policy`` to write back on a topic or subscription (``None``:
+    nothing changes): same version and etag, conditional bindings as found."""
+    from google.iam.v1 import policy_pb2  # type: ignore[import-untyped]
+
+    found = [
+        {"role": b.role, "members": list(b.members), "condition": b.condition.expression}
+        for b in policy.bindings
+    ]
+    merged = merge(found, remove, add)
+    if merged is None:
+        return None
+    written = policy_pb2.Policy(version=policy.version, etag=policy.etag)
+    for binding in merged:
+        if not binding.get("condition"):
+            written.bindings.add(role=binding["role"], members=binding["members"])
+    for kept in policy.bindings:
+        if kept.condition.expression:
+            written.bindings.append(kept)
+    return written
+
+
+def run_policy_request(
+    policy: Mapping[str, Any], remove: set[Pair], add: set[Pair]
+) -> dict[str, Any] | None:
+    """The body of Cloud Run's ``setIamPolicy`` for ``policy`` as read (JSON), or ``None``
+    when nothing changes; its ``etag`` makes a concurrent change fail the write."""
+    merged = merge(policy.get("bindings", []), remove, add)
+    if merged is None:
+        return None
+    return {"policy": {**policy, "bindings": merged}}
 
 
 def _json(session: Any, method: str, url: str, body: Mapping[str, Any] | None = None) -> Any:
