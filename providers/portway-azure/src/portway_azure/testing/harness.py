@@ -44,6 +44,7 @@ from urllib.parse import unquote
 from portway.errors import PortwayError
 from portway.model import MessageTrigger, Queue
 from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
+from portway_azure.testing.azurite_storage import create_storage, remove_storage
 from portway_azure.testing.functions_worker import Invocation
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class AzuriteHarness(Harness):
         self._timers: dict[str, TimerPlayer] = {}
         self._watcher: BlobWatcher | None = None
         self._http: HttpHost | None = None
-        self._created: list[tuple[str, str]] = []  # (kind, name) made in a shared Azurite
+        self._created: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._activity: list[str] = []
 
@@ -159,7 +160,7 @@ class AzuriteHarness(Harness):
         from portway_azure.testing.event_grid import EventGridPlayer
 
         resources = desired_resources(pipeline, names, app=stage.app)
-        self._create_storage(data_plane_resources(resources, names), connection)
+        self._created = create_storage(data_plane_resources(resources, names), connection)
         player = self._player = EventGridPlayer(
             connection, subscription_id=names.subscription, resource_group=names.resource_group
         ).start()
@@ -192,37 +193,6 @@ class AzuriteHarness(Harness):
         self._dataplane = connect_pipeline(
             pipeline, stage, topic_endpoints=endpoints, event_grid_key=player.key, environ={}
         )
-
-    def _create_storage(self, resources: tuple[AzureResource, ...], connection: str) -> None:
-        """Create (or empty, if a previous run left them) the containers and queues."""
-        from azure.core.exceptions import ResourceExistsError
-        from azure.storage.blob import BlobServiceClient
-        from azure.storage.queue import QueueServiceClient
-
-        from portway_azure.deploy.resources import Kind
-
-        blobs = BlobServiceClient.from_connection_string(connection)
-        queues = QueueServiceClient.from_connection_string(connection)
-        try:
-            for resource in resources:
-                if resource.kind is Kind.STORAGE_CONTAINER:
-                    container = blobs.get_container_client(resource.name)
-                    try:
-                        container.create_container()
-                    except ResourceExistsError:
-                        for blob in container.list_blob_names():
-                            container.delete_blob(blob)
-                    self._created.append(("container", resource.name))
-                elif resource.kind is Kind.STORAGE_QUEUE:
-                    queue = queues.get_queue_client(resource.name)
-                    try:
-                        queue.create_queue()
-                    except ResourceExistsError:
-                        queue.clear_messages()
-                    self._created.append(("queue", resource.name))
-        finally:
-            blobs.close()
-            queues.close()
 
     def _play(
         self,
@@ -355,29 +325,12 @@ class AzuriteHarness(Harness):
         if self._azurite is not None:
             self._azurite.stop()  # its data goes with it
             self._azurite = None
-        else:
-            self._remove_created()
+        elif self._connection is not None:
+            remove_storage(self._created, self._connection)  # leave a shared Azurite as found
+        self._created = []
+        self._pipeline = self._stage = self._names = self._connection = None
         if self.folder is not None and not self.keep:
             shutil.rmtree(self.folder, ignore_errors=True)
-
-    def _remove_created(self) -> None:
-        """Best effort: leave a shared Azurite as it was found."""
-        created, self._created = self._created, []
-        if not created or self._connection is None:
-            return
-        from azure.storage.blob import BlobServiceClient
-        from azure.storage.queue import QueueServiceClient
-
-        with (
-            BlobServiceClient.from_connection_string(self._connection) as blobs,
-            QueueServiceClient.from_connection_string(self._connection) as queues,
-        ):
-            for kind, name in created:
-                with contextlib.suppress(Exception):
-                    if kind == "container":
-                        blobs.delete_container(name)
-                    else:
-                        queues.delete_queue(name)
 
     def diagnostics(self) -> str:
         if self.folder is None:

@@ -1,0 +1,76 @@
+"""AzuriteHarness on its own: the Azurite it starts, and what it reads back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from portway_azure.testing.azurite import azurite_bin_dir
+from portway_azure.testing.harness import AzuriteHarness, HarnessError
+
+from portway.model import Pipeline
+from portway.testing.harness import wait_for
+
+PIPELINE = """
+from portway import HttpRequest, Message, Pipeline
+
+app = Pipeline("small")
+notes = app.bucket("notes")
+tasks = app.queue("tasks")
+
+
+@app.on_message(tasks, timeout=10, uses=[notes.write()])
+def take(message: Message) -> None:
+    notes.write(f"taken/{message.id}", message.body)
+
+
+@app.http("GET", "/ping", public=True, timeout=10)
+def ping(request: HttpRequest) -> dict[str, bool]:
+    return {"pong": True}
+"""
+
+
+@pytest.fixture
+def small_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Pipeline]]:
+    """The small pipeline as an importable module, ``small:app``."""
+    (tmp_path / "small.py").write_text(PIPELINE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import small  # type: ignore[import-not-found]
+
+    try:
+        yield "small:app", small.app
+    finally:
+        sys.modules.pop("small", None)
+
+
+def test_without_a_connection_string_the_harness_runs_its_own_azurite(
+    small_app: tuple[str, Pipeline],
+) -> None:
+    if azurite_bin_dir() is None:
+        pytest.skip("Azurite is not installed")  # the conftest's fixtures say how in CI
+    app, pipeline = small_app
+    harness = AzuriteHarness()
+    harness.start(app, pipeline)
+    try:
+        tasks, notes = pipeline.resources["tasks"], pipeline.resources["notes"]
+        with harness.connect():
+            message_id = tasks.send({"n": 1})  # type: ignore[attr-defined]
+
+        def taken() -> bytes | None:
+            with harness.connect():
+                keys = notes.list("taken/")  # type: ignore[attr-defined]
+                return notes.read(keys[0]) if keys else None  # type: ignore[attr-defined]
+
+        assert json.loads(wait_for(taken, timeout=30, what=f"message {message_id} taken")) == {
+            "n": 1
+        }
+        reply = harness.http("GET", "/ping")
+        assert (reply.status, reply.json()) == (200, {"pong": True})
+        assert harness.dead_letters("tasks") == []  # nothing poisoned: no poison queue yet
+    finally:
+        harness.stop()
+    with pytest.raises(HarnessError, match="not started"):
+        harness.dead_letters("tasks")
