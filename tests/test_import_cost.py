@@ -51,3 +51,9 @@ def test_loading_a_pipeline_leaves_traceback_and_pathlib_until_an_import_fails()
     assert "portway.loading" in modules
     assert "traceback" not in modules
     assert "pathlib" not in modules
+
+
+def test_the_object_key_rule_imports_url_parsing_only_when_a_key_is_checked() -> None:
+    modules = modules_after("import portway.keys")
+    assert "portway.keys" in modules
+    assert "urllib.parse" not in modules

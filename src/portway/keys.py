@@ -15,7 +15,6 @@ could escape a folder or that one provider would store differently from another:
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 
 from portway.errors import InvalidKey
 
@@ -39,6 +38,10 @@ def check_key(key: object, *, bucket: str) -> str:
         )
     problem = _problem(key)
     if problem is None:
+        # Imported here, not at the top: handler shims import this module on every cold
+        # start, and only a function that touches an object needs it.
+        from urllib.parse import unquote
+
         spelling = key
         for _ in range(_MAX_DECODE_ROUNDS):
             decoded = unquote(spelling, errors="replace")

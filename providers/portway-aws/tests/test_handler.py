@@ -448,3 +448,10 @@ def test_importing_the_shim_leaves_traceback_and_pathlib_until_they_are_needed()
     assert "portway_aws.handler" in imported
     assert "traceback" not in imported
     assert "pathlib" not in imported
+
+
+def test_importing_the_shim_leaves_url_parsing_to_object_and_http_functions() -> None:
+    imported = modules_imported_by("import portway_aws.handler")
+
+    assert "portway_aws.native_events" in imported
+    assert "urllib.parse" not in imported

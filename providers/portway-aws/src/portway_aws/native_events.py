@@ -26,7 +26,6 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from portway.events import HttpRequest, HttpResponse, Message, ObjectEvent, ScheduleEvent
 from portway.model.triggers import HttpTrigger, MessageTrigger, ObjectCreatedTrigger
@@ -173,7 +172,7 @@ def object_events_of(record: Mapping[str, Any], trigger: ObjectCreatedTrigger) -
             continue
         try:
             s3_object = notification["s3"]["object"]
-            key = unquote_plus(s3_object["key"])
+            key = _unquote_plus(s3_object["key"])
             size = int(s3_object.get("size", 0))
             etag = str(s3_object.get("eTag", ""))
         except (KeyError, TypeError, ValueError) as error:
@@ -245,6 +244,8 @@ def http_request(event: object, trigger: HttpTrigger) -> HttpRequest | HttpRespo
             "requestContext.http.method and rawPath"
         )
     method = method.upper()
+    from urllib.parse import unquote  # here: only http functions pay for it
+
     path = unquote(raw_path) or "/"
     params = trigger.match(path)
     if params is None:
@@ -281,7 +282,7 @@ def http_request(event: object, trigger: HttpTrigger) -> HttpRequest | HttpRespo
         method=method,
         path=path,
         headers=headers,
-        query=dict(parse_qsl(str(event.get("rawQueryString") or ""), keep_blank_values=True)),
+        query=_query(str(event.get("rawQueryString") or "")),
         path_params=params,
         body=data,
         raw=event,
@@ -309,6 +310,21 @@ def _json_response(status: int, document: object) -> HttpResponse:
 
 
 # -- small readers ----------------------------------------------------------------------------
+
+
+# urllib.parse is imported by the functions that need it, not at the top: every cold
+# start imports this module, and only object and http functions decode URLs.
+def _unquote_plus(text: str) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(text)
+
+
+def _query(query: str) -> dict[str, str]:
+    """The query string's parameters; the last value of a repeated one wins."""
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(query, keep_blank_values=True))
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

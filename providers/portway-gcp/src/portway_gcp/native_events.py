@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from portway.events import (
     HttpRequest,
@@ -306,7 +305,7 @@ def http_request(
         method=method,
         path=path,
         headers=lowered,
-        query=dict(parse_qsl(query, keep_blank_values=True)),
+        query=_query(query),
         path_params=params,
         body=body,
         raw={"method": method, "path": path, "query": query, "headers": dict(headers)},
@@ -326,6 +325,15 @@ def _json_response(status: int, document: object) -> HttpResponse:
 
 
 # -- small readers ---------------------------------------------------------------------------
+
+
+def _query(query: str) -> dict[str, str]:
+    """The query string's parameters; the last value of a repeated one wins."""
+    # Imported here, not at the top: every cold start imports this module, and only an
+    # http function reads a query string.
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(query, keep_blank_values=True))
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
