@@ -41,6 +41,8 @@ from portway.loading import load_pipeline
 from portway.testing.harness import wait_for
 
 PIPELINE = """
+import time
+
 from portway import HttpRequest, Message, Pipeline, ScheduleEvent
 
 app = Pipeline("hosted")
@@ -50,6 +52,8 @@ jobs = app.queue("jobs")
 @app.on_message(jobs, timeout=10)
 def work(message: Message) -> None:
     print(f"attempt {message.attempt} of {message.body.decode()}")
+    if message.body.startswith(b"sleep"):
+        time.sleep(5)
     if message.body.startswith(b"fail"):
         raise RuntimeError(f"failing on purpose: {message.body.decode()}")
 
@@ -247,6 +251,42 @@ def test_a_message_that_is_not_base64_fails_and_is_poisoned(
         listener.join(5)
     [letter] = listener.poisoned_as("not base64 at all!")
     assert "not base64" in letter.reason
+
+
+def test_an_invocation_over_the_function_timeout_restarts_the_worker(apps: Apps) -> None:
+    packaged = apps.worker("work")
+    with (apps.folder / "timeout.log").open("wb") as log:
+        worker = AppWorker(
+            "work",
+            root=apps.folder / "apps" / "work",
+            packages=apps.folder / "packages",
+            environment={},
+            timeout=1,
+            log=log,
+        )
+        worker.start()
+        try:
+            assert worker.invoke(queue_request("warm up")).error is None
+            slow = worker.invoke(queue_request("sleep"))
+            assert slow.error is not None
+            assert slow.error.startswith("FunctionTimeoutException: ")
+            again = worker.invoke(queue_request("after"))
+            assert again.error is None
+            assert "attempt 1 of after" in again.logs
+        finally:
+            worker.stop()
+    assert packaged.index.keys() == worker.index.keys()
+
+
+def queue_request(text: str) -> dict[str, object]:
+    """What the listener sends the worker for a first delivery of ``text``."""
+    return {
+        "kind": "queue",
+        "function": "work",
+        "id": uuid.uuid4().hex,
+        "body": base64.b64encode(text.encode()).decode("ascii"),
+        "dequeue_count": 1,
+    }
 
 
 def test_timer_fires_the_packaged_function_with_past_due(apps: Apps) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from portway_azure.testing.azurite import azurite_bin_dir
+from portway_azure import message_encoding
+from portway_azure.testing.azurite import Azurite, azurite_bin_dir
 from portway_azure.testing.harness import AzuriteHarness, HarnessError
 
 from portway.model import Pipeline
+from portway.payload import outgoing
 from portway.testing.harness import wait_for
 
 PIPELINE = """
@@ -20,6 +24,12 @@ from portway import HttpRequest, Message, Pipeline
 app = Pipeline("small")
 notes = app.bucket("notes")
 tasks = app.queue("tasks")
+news = app.topic("news")
+
+
+@app.on_message(news, timeout=10, uses=[notes.write()])
+def listen(message: Message) -> None:
+    notes.write(f"heard/{message.id}", message.body)
 
 
 @app.on_message(tasks, timeout=10, uses=[notes.write()])
@@ -46,6 +56,38 @@ def small_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
         sys.modules.pop("small", None)
 
 
+def harness_read(harness: AzuriteHarness, bucket: Any, key: str) -> bytes | None:
+    with harness.connect():
+        return bucket.read(key) if bucket.list(key) else None  # type: ignore[no-any-return]
+
+
+def test_dead_letters_of_a_topic_subscriber_are_read_from_its_poison_queue(
+    azurite: Azurite, small_app: tuple[str, Pipeline]
+) -> None:
+    from azure.storage.queue import QueueClient
+
+    app, pipeline = small_app
+    harness = AzuriteHarness(connection_string=azurite.connection_string)
+    harness.start(app, pipeline)
+    try:
+        # What Event Grid put on the subscriber's queue, as the host moves it to -poison.
+        event = message_encoding.topic_event(outgoing(b"late news", {"k": "v"}), "event-1", "news")
+        content = base64.b64encode(json.dumps(event).encode()).decode("ascii")
+        with QueueClient.from_connection_string(
+            azurite.connection_string, "t-listen-poison"
+        ) as poison:
+            poison.send_message(content)
+        [letter] = harness.dead_letters("listen")
+    finally:
+        harness.stop()
+    assert (letter.id, letter.body, dict(letter.attributes)) == (
+        "event-1",
+        b"late news",
+        {"k": "v"},
+    )
+    assert letter.reason.startswith("unknown")  # not poisoned by the harness's listener
+
+
 def test_without_a_connection_string_the_harness_runs_its_own_azurite(
     small_app: tuple[str, Pipeline],
 ) -> None:
@@ -67,6 +109,13 @@ def test_without_a_connection_string_the_harness_runs_its_own_azurite(
         assert json.loads(wait_for(taken, timeout=30, what=f"message {message_id} taken")) == {
             "n": 1
         }
+        with harness.connect():
+            heard_id = pipeline.resources["news"].publish({"n": 2})  # type: ignore[attr-defined]
+        wait_for(
+            lambda: harness_read(harness, notes, f"heard/{heard_id}"),
+            timeout=30,
+            what=f"topic message {heard_id} heard by 'listen'",
+        )
         reply = harness.http("GET", "/ping")
         assert (reply.status, reply.json()) == (200, {"pong": True})
         assert harness.dead_letters("tasks") == []  # nothing poisoned: no poison queue yet

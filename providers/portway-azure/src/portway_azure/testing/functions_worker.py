@@ -38,6 +38,9 @@ from portway.errors import PortwayError
 
 #: Seconds the worker may take to import and index the app, on top of any invocation.
 START_TIMEOUT = 60.0
+#: Seconds a worker's first invocation may take beyond the function timeout: it imports
+#: the pipeline and the storage SDK (a cold start, which a busy test machine slows).
+COLD_START_GRACE = 30.0
 
 WORKER = r"""
 import base64, inspect, json, logging, os, sys, traceback
@@ -213,6 +216,7 @@ class AppWorker:
         self._log = log
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
+        self._warm = False
         self.index: dict[str, IndexedFunction] = {}
 
     def start(self) -> dict[str, IndexedFunction]:
@@ -234,6 +238,7 @@ class AppWorker:
             cwd=self._root,
         )
         self._process = process
+        self._warm = False
         line = self._read_line(process, START_TIMEOUT)
         answer: dict[str, Any] = (
             json.loads(line) if line else {"error": "the worker exited while loading"}
@@ -271,13 +276,15 @@ class AppWorker:
                 process.stdin.flush()
             except OSError:
                 return Invocation(error=f"the worker exited (code {process.wait()})")
-            line = self._read_line(process, self.timeout)
+            limit = self.timeout + (0.0 if self._warm else COLD_START_GRACE)
+            line = self._read_line(process, limit)
             if line is None:
                 self._end(process)
                 return Invocation(
                     error=f"FunctionTimeoutException: the invocation exceeded the function "
                     f"timeout of {self.timeout:g} s; the worker was restarted"
                 )
+            self._warm = True
         answer = json.loads(line)
         logs = str(answer.get("logs", ""))
         if "error" in answer:
