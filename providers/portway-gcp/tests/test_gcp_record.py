@@ -317,3 +317,13 @@ def test_a_second_concurrent_deploy_fails_clearly_and_changes_nothing(
         records.release_lock(storage, first.names, CallLog())
     assert [w for w in second.log.writes if not w.startswith("storage.")] == []
     assert GcpDeployment("small", stage, pipeline, source=source).plan() == plan
+
+
+def test_releasing_leaves_a_lock_another_deploy_took_over(storage: Any, names: Names) -> None:
+    ours = records.acquire_lock(storage, names, "deploy", CallLog())
+    assert ours
+    blob = storage.bucket(names.state_bucket).blob("locks/demo/test.json")
+    blob.upload_from_string(b'{"operation": "deploy", "host": "elsewhere", "pid": 1}')
+    records.release_lock(storage, names, CallLog(), ours)  # our generation is gone
+    assert storage.bucket(names.state_bucket).get_blob("locks/demo/test.json") is not None
+    records.release_lock(storage, names, CallLog())

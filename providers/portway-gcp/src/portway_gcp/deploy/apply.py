@@ -38,7 +38,7 @@ def apply_plan(plan: Plan, context: ApplyContext, *, desired: Sequence[GcpResour
     refuse_to_lose_data(changes, context)
     storage, names, log = context.clients.storage, context.names, context.log
     records.ensure_state_bucket(storage, names, log)
-    records.acquire_lock(storage, names, "destroy" if desired is None else "deploy", log)
+    lock = records.acquire_lock(storage, names, "destroy" if desired is None else "deploy", log)
     try:
         previous = records.read_record(storage, names, log)
         total = len(changes)
@@ -56,7 +56,7 @@ def apply_plan(plan: Plan, context: ApplyContext, *, desired: Sequence[GcpResour
             )
             records.write_record(storage, names, record, previous, log)
     finally:
-        records.release_lock(storage, names, log)
+        records.release_lock(storage, names, log, lock)
 
 
 def refuse_to_lose_data(changes: Sequence[GcpChange], context: ApplyContext) -> None:

@@ -225,8 +225,9 @@ def lock_key(names: Names) -> str:
     return f"locks/{names.app}/{names.stage}.json"
 
 
-def acquire_lock(storage: Any, names: Names, operation: str, log: CallLog) -> None:
-    """Take the stage's lock, or raise :class:`DeployError` naming who holds it."""
+def acquire_lock(storage: Any, names: Names, operation: str, log: CallLog) -> int | None:
+    """Take the stage's lock; return its generation (for :func:`release_lock`), or raise
+    :class:`DeployError` naming who holds it."""
     from google.api_core import exceptions
 
     holder = {
@@ -244,15 +245,16 @@ def acquire_lock(storage: Any, names: Names, operation: str, log: CallLog) -> No
             content_type="application/json",
             if_generation_match=0,
         )
-        return
+        return int(blob.generation) if blob.generation else None
     except exceptions.PreconditionFailed:
         pass
     except exceptions.GoogleAPICallError as error:
         raise DeployError(f"cannot take the deploy lock: {error}") from None
-    current = _read_lock(storage, names, log)
+    current, generation = _read_lock(storage, names, log)
     if current and _holder_is_dead(current):
-        # Our own machine, a process that is gone: a deploy that was killed. Take over.
-        release_lock(storage, names, log)
+        # Our own machine, a process that is gone: a deploy that was killed. Take over,
+        # removing that lock only (its generation): of two deploys taking over, one wins.
+        release_lock(storage, names, log, generation)
         return acquire_lock(storage, names, operation, log)
     who = (
         f"{current.get('operation', 'a deploy')} from {current.get('host')} "
@@ -267,13 +269,17 @@ def acquire_lock(storage: Any, names: Names, operation: str, log: CallLog) -> No
     )
 
 
-def _read_lock(storage: Any, names: Names, log: CallLog) -> dict[str, Any]:
+def _read_lock(storage: Any, names: Names, log: CallLog) -> tuple[dict[str, Any], int | None]:
+    """The lock's holder and generation (``{}`` and ``None`` when unreadable or gone)."""
     try:
-        blob = storage.bucket(names.state_bucket).blob(lock_key(names))
+        blob = log.read(
+            "storage.objects.get", storage.bucket(names.state_bucket).get_blob, lock_key(names)
+        )
+        generation = int(blob.generation)
         value = json.loads(log.read("storage.objects.download", blob.download_as_bytes))
-        return value if isinstance(value, dict) else {}
+        return (value if isinstance(value, dict) else {}), generation
     except Exception:  # gone meanwhile, or not portway's: the error names no holder
-        return {}
+        return {}, None
 
 
 def _holder_is_dead(holder: Mapping[str, Any]) -> bool:
@@ -291,11 +297,13 @@ def _holder_is_dead(holder: Mapping[str, Any]) -> bool:
     return False
 
 
-def release_lock(storage: Any, names: Names, log: CallLog) -> None:
+def release_lock(storage: Any, names: Names, log: CallLog, generation: int | None = None) -> None:
+    """Remove the lock: only generation ``generation`` when given (the one this deploy
+    took), so a lock taken over by another deploy meanwhile is left to it."""
     from google.api_core import exceptions
 
     blob = storage.bucket(names.state_bucket).blob(lock_key(names))
     try:
-        log.write("storage.objects.delete", blob.delete)
-    except exceptions.NotFound:
+        log.write("storage.objects.delete", blob.delete, if_generation_match=generation)
+    except (exceptions.NotFound, exceptions.PreconditionFailed):
         return
