@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 from portway_azure.clients import CLIENT_ID, RESOURCES
-from portway_azure.deploy.desired import (
-    data_plane_resources,
-    desired_resources,
-    role_assignment_name,
-)
+from portway_azure.deploy.app_groups import role_assignment_name
+from portway_azure.deploy.desired import data_plane_resources, desired_resources
 from portway_azure.deploy.resources import AzureResource, Kind
 from portway_azure.grouping import group_functions
 from portway_azure.naming import Names

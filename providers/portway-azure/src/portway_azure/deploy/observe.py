@@ -2,9 +2,9 @@
 
 The calls grow with the resource kinds and parents, not with the resources: one list
 per ARM kind in the resource group (storage accounts, Event Grid topics and system
-topics, identities, plans, Function Apps, role assignments), then the containers and
-queues of each of the deployment's storage accounts and the event subscriptions of
-each of its topics. Each listed model is kept when its marks
+topics, identities, plans, Function Apps), then the containers and queues of each of
+the deployment's storage accounts, the event subscriptions of each of its topics, and
+the role assignments of each of its identities. Each listed model is kept when its marks
 (:mod:`portway_azure.deploy.marks`) name this app and stage.
 
 The ``*_observed`` functions are pure: they take the azure-mgmt models the list calls
@@ -149,10 +149,21 @@ def _resource_group(clients: ArmClients, names: Names) -> Iterator[Observed]:
         Kind.APP_SERVICE_PLAN: clients.web.app_service_plans.list_by_resource_group(group),
         Kind.FUNCTION_APP: clients.web.web_apps.list_by_resource_group(group),
     }
+    identities: list[Observed] = []
     for kind, items in listings.items():
-        yield from tagged_observed(kind, items, names)
-    # Role assignments that apply to the resource group include those on its resources.
+        for found in tagged_observed(kind, items, names):
+            if kind is Kind.MANAGED_IDENTITY:
+                identities.append(found)
+            yield found
+    # A role assignment is found through its principal, one of the deployment's
+    # identities: filtered by principal, the listing includes the assignments below the
+    # resource group (on containers, queues, topics), which it does not promise otherwise.
     # https://learn.microsoft.com/rest/api/authorization/role-assignments/list-for-resource-group
-    yield from role_assignments_observed(
-        clients.authorization.role_assignments.list_for_resource_group(group), names
-    )
+    assignments = clients.authorization.role_assignments
+    for identity in identities:
+        principal = identity.details.get("principal_id")
+        if principal:
+            listed = assignments.list_for_resource_group(
+                group, filter=f"principalId eq '{principal}'"
+            )
+            yield from role_assignments_observed(listed, names)

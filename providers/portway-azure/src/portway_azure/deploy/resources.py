@@ -54,6 +54,7 @@ from enum import StrEnum
 from typing import Any
 
 from portway.deploy.names import spec_hash
+from portway_azure.naming import Names
 
 #: ``(kind, path)``: a resource's identity within its deployment.
 Key = tuple["Kind", str]
@@ -145,3 +146,33 @@ class Observed:
     @property
     def key(self) -> Key:
         return (self.kind, self.path)
+
+
+# -- resource ids ----------------------------------------------------------------------------
+
+
+def group_resource_id(names: Names, provider: str, name: str) -> str:
+    return (
+        f"/subscriptions/{names.subscription}/resourceGroups/{names.resource_group}"
+        f"/providers/{provider}/{name}"
+    )
+
+
+def identity_id(names: Names, identity: str) -> str:
+    return group_resource_id(names, "Microsoft.ManagedIdentity/userAssignedIdentities", identity)
+
+
+def plan_id(names: Names, plan: str) -> str:
+    return group_resource_id(names, "Microsoft.Web/serverfarms", plan)
+
+
+def site_id(names: Names, site: str) -> str:
+    return group_resource_id(names, "Microsoft.Web/sites", site)
+
+
+def account_id(names: Names, account: str) -> str:
+    return group_resource_id(names, "Microsoft.Storage/storageAccounts", account)
+
+
+def system_topic_id(names: Names) -> str:
+    return group_resource_id(names, "Microsoft.EventGrid/systemTopics", names.storage_system_topic)
