@@ -20,6 +20,7 @@ from portway_azure.deploy import marks
 from portway_azure.deploy import record as records
 from portway_azure.deploy.apply import apply_plan
 from portway_azure.deploy.deployment import Deployment, status_report
+from portway_azure.deploy.desired import desired_resources
 from portway_azure.deploy.observe import (
     role_assignments_observed,
     storage_children_observed,
@@ -54,7 +55,7 @@ _TAGGED = {
 def pipeline_named(name: str, report_memory: int = 512) -> Pipeline:
     """A bucket trigger, a queue, a topic fan-out and an HTTP route."""
     app = Pipeline(name)
-    landing = app.bucket("landing")
+    landing = app.bucket(name)  # unique: the session's Azurite is shared
     jobs = app.queue("jobs", max_attempts=7)
     done = app.topic("done")
 
@@ -251,21 +252,18 @@ def test_destroy_deletes_exactly_this_app_and_stage_and_forgets_it(
     destroyer = Seen(
         unique_name, stage, None, sender=sender, blobs=lambda: blobs, progress=lambda _: None
     )
-    # Everything but the storage accounts: the shared Azurite account stands for the
-    # data account, and deleting an account is checked by the golden requests.
-    destroyer.azure = {
-        o.key: o
-        for r in ours.desired
-        if r.kind is not Kind.STORAGE_ACCOUNT
-        for o in listed(r, ours.names)
-    }
+    destroyer.azure = {o.key: o for r in ours.desired for o in listed(r, ours.names)}
     plan = destroyer.plan_destroy()
     assert {c.kind for c in plan.changes} == {ChangeKind.DELETE}
     assert {(c.resource_type, c.name) for c in plan.changes} == {
         (str(k), p) for k, p in destroyer.azure
     }
-    destroyer.apply(plan, destroy=True)
-    assert len(sender.sent) == len(plan.changes)
+    # The shared Azurite account stands for the data account, so this destroy stops
+    # short of deleting the accounts (their requests are golden-tested).
+    kept = Plan(plan.app, plan.stage, plan.provider, plan.changes[:-2])
+    assert {c.resource_type for c in plan.changes[-2:]} == {"storage:account"}
+    destroyer.apply(kept, destroy=True)
+    assert len(sender.sent) == len(kept.changes)
     assert all("delete" in operation for operation in mutating(sender))
     state = blobs.get_container_client(STATE_CONTAINER)
     assert records.read_record(state, unique_name, "dev") is None
@@ -330,3 +328,41 @@ def test_the_provider_runs_the_generated_function_app_and_connects_lazily(
     assert provider.runtime_entry() == "function_app:app"
     plane = provider.connect(pipeline_named("shop"), stage)
     assert plane is not None
+
+
+def test_a_deploy_that_drops_a_bucket_holding_blobs_is_refused_before_any_change(
+    stage: StageConfig, blobs: BlobServiceClient, unique_name: str
+) -> None:
+    first = deployment(unique_name, stage, blobs, CountingSender())
+    first.apply(first.plan())
+    kept = f"b-{unique_name}-old"  # the container of a bucket no longer declared
+    blobs.create_container(kept)
+    blobs.get_container_client(kept).upload_blob("report.csv", b"a,b\n")
+    gone = Observed(Kind.STORAGE_CONTAINER, kept, "/c", "h", first.names.storage_account)
+    sender = CountingSender()
+    later = deployment(unique_name, stage, blobs, sender)
+    later.azure = {o.key: o for r in first.desired for o in listed(r, first.names)}
+    later.azure[gone.key] = gone
+    plan = later.plan()
+    assert [(c.kind, c.name) for c in plan.changes] == [(ChangeKind.DELETE, gone.path)]
+    with pytest.raises(DeployError, match="portway never deletes data; nothing was changed"):
+        later.apply(plan)
+    assert sender.sent == []
+
+
+def test_destroy_after_the_data_account_went_deletes_the_rest_without_a_lock(
+    stage: StageConfig, unique_name: str
+) -> None:
+    names = Names(unique_name, "dev", "00000000-0000-0000-0000-000000000001", "rg", "westeurope")
+    desired = desired_resources(pipeline_named(unique_name), names, app="pipeline:app")
+    left = {o.key: o for r in desired if r.kind is Kind.FUNCTION_APP for o in listed(r, names)}
+    plan = plan_destroy(unique_name, "dev", left, None)
+
+    def no_storage() -> BlobServiceClient:
+        raise AssertionError("the data account is gone: nothing to lock")
+
+    sender = CountingSender()
+    apply_plan(
+        plan, sender, names, no_storage, desired=None, observed=left, progress=lambda _: None
+    )
+    assert mutating(sender) == ["web.web_apps.delete"] * len(left)

@@ -66,10 +66,12 @@ def apply_plan(
     resolved = Resolved()
     for found in observed.values():
         resolved.learn(found.kind, found.name, found.details)
+    data_account = (Kind.STORAGE_ACCOUNT, names.storage_account)
     data_account_goes = any(
-        c.kind is ChangeKind.DELETE and c.name == names.storage_account for c in changes
+        c.kind is ChangeKind.DELETE and (Kind(c.resource_type), c.name) == data_account
+        for c in changes
     )
-    if desired is None or data_account_goes:
+    if data_account_goes or any(_deletes_a_container(c) for c in changes):
         refuse_to_lose_data(changes, names, blobs())
     first = [c for c in changes if _is_account(c) and c.kind is not ChangeKind.DELETE]
     rest = [c for c in changes if c not in first]
@@ -77,6 +79,13 @@ def apply_plan(
     for change in first:
         done += 1
         _apply_one(sender, names, resolved, change, f"[{done}/{total}]", progress)
+    if data_account not in observed and not any(c.name == names.storage_account for c in first):
+        # A destroy finishing what was left after the data account (and the lock and
+        # record in it) went: nothing to lock or forget.
+        for change in rest:
+            done += 1
+            _apply_one(sender, names, resolved, change, f"[{done}/{total}]", progress)
+        return
     state = blobs().get_container_client(STATE_CONTAINER)
     records.ensure_state_container(state)
     operation = "destroy" if desired is None else "deploy"
@@ -98,6 +107,10 @@ def apply_plan(
     finally:
         if not data_account_goes:
             records.release_lock(state, names.app, names.stage)
+
+
+def _deletes_a_container(change: AzureChange) -> bool:
+    return change.kind is ChangeKind.DELETE and change.resource_type == str(Kind.STORAGE_CONTAINER)
 
 
 def _is_account(change: AzureChange) -> bool:
