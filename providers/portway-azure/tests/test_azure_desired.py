@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -235,3 +236,15 @@ def test_an_environment_variable_the_host_reads_is_refused() -> None:
     names = Names("env", "dev", SUBSCRIPTION, "rg", "westeurope")
     with pytest.raises(ValidationError, match="AzureWebJobsStorage"):
         desired_resources(app, names, app="pipeline:app")
+
+
+def test_host_account_name_is_a_valid_account_name_apart_from_the_data_account() -> None:
+    long = Names("a" * 40, "s" * 20, SUBSCRIPTION, "rg", "westeurope")
+    for names in (NAMES, long, Names("ab", "c", SUBSCRIPTION, "rg", "westeurope")):
+        host = names.host_storage_account
+        assert re.fullmatch(r"[a-z0-9]{3,24}", host)
+        assert host != names.storage_account
+    again = Names("lake-to-warehouse", "prod", SUBSCRIPTION, "data-rg", "westeurope")
+    assert again.host_storage_account == HOST
+    elsewhere = Names("lake-to-warehouse", "prod", SUBSCRIPTION, "other-rg", "westeurope")
+    assert elsewhere.host_storage_account != HOST
