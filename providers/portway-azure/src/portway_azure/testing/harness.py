@@ -44,6 +44,7 @@ from urllib.parse import unquote
 from portway.errors import PortwayError
 from portway.model import MessageTrigger, Queue
 from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
+from portway_azure.testing.app_settings import app_environment
 from portway_azure.testing.azurite_storage import create_storage, remove_storage
 from portway_azure.testing.functions_worker import Invocation
 
@@ -66,9 +67,6 @@ SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "portway-conformance-rg"
 LOCATION = "westeurope"
 _JOIN_TIMEOUT = 5.0
-#: App settings that reach Azure's storage through an identity; on Azurite the
-#: connection string in ``PORTWAY_STORAGE`` replaces them.
-_IDENTITY_SETTINGS = ("AzureWebJobsStorage__", "PORTWAY_STORAGE__")
 
 
 class HarnessError(PortwayError):
@@ -182,12 +180,8 @@ class AzuriteHarness(Harness):
                 )
                 if spec.get("source") == "system-topic":
                     watched.append(_container_of(str(spec.get("subject_begins_with", ""))))
-        settings = {
-            r.name: dict(r.spec.get("app_settings", {}))
-            for r in resources
-            if r.kind is Kind.FUNCTION_APP
-        }
-        self._play(pipeline, stage, names, connection, endpoints, settings)
+        apps = {r.name: r.spec for r in resources if r.kind is Kind.FUNCTION_APP}
+        self._play(pipeline, stage, names, connection, endpoints, apps)
         if watched:
             self._watch(sorted(set(watched)), names.storage_system_topic)
         self._dataplane = connect_pipeline(
@@ -201,12 +195,12 @@ class AzuriteHarness(Harness):
         names: Names,
         connection: str,
         endpoints: Mapping[str, str],
-        app_settings: Mapping[str, Mapping[str, str]],
+        apps: Mapping[str, Mapping[str, Any]],
     ) -> None:
         """Build and unpack every app's zip, start its worker, then play its triggers."""
         from azure.storage.queue import QueueServiceClient
 
-        from portway_azure.clients import EVENT_GRID_KEY, RESOURCES, AzureResources
+        from portway_azure.clients import AzureResources
         from portway_azure.package import build_app_archives
         from portway_azure.testing.functions_worker import AppWorker
         from portway_azure.testing.host import QueueListener, QueueSettings, TimerPlayer, seconds_of
@@ -215,7 +209,7 @@ class AzuriteHarness(Harness):
 
         assert self.folder is not None
         assert self._player is not None
-        resources = AzureResources.for_pipeline(pipeline, names, topic_endpoints=endpoints)
+        every = AzureResources.for_pipeline(pipeline, names, topic_endpoints=endpoints)
         routes = []
         for archive in build_app_archives(pipeline, stage, self.folder / "zips"):
             root = self.folder / "apps" / archive.group
@@ -223,18 +217,12 @@ class AzuriteHarness(Harness):
                 opened.extractall(root)
             packages = install_pinned(root / "requirements.txt", self.folder / "python_packages")
             host = json.loads((root / "host.json").read_text(encoding="utf-8"))
-            environment = {
-                key: value
-                for key, value in app_settings.get(names.function_app(archive.group), {}).items()
-                if not key.startswith(_IDENTITY_SETTINGS)
-            }
-            environment |= {
-                "PORTWAY_STORAGE": connection,
-                RESOURCES: resources.to_json(),
-                EVENT_GRID_KEY: self._player.key,
-                "LANG": "C.UTF-8",
-                "TZ": "UTC",
-            }
+            environment = app_environment(
+                apps.get(names.function_app(archive.group), {}),
+                connection=connection,
+                player=self._player,
+                every=every,
+            )
             log = (self.folder / f"app-{archive.group}.log").open("ab")
             self._logs.append(log)
             worker = AppWorker(
