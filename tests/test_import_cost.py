@@ -57,3 +57,9 @@ def test_the_object_key_rule_imports_url_parsing_only_when_a_key_is_checked() ->
     modules = modules_after("import portway.keys")
     assert "portway.keys" in modules
     assert "urllib.parse" not in modules
+
+
+def test_import_portway_leaves_base64_to_the_cloudevents_json_form() -> None:
+    modules = modules_after("import portway")
+    assert "portway.events" in modules
+    assert "base64" not in modules

@@ -18,7 +18,6 @@ CloudEvents distributed-tracing extension attribute of that name.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,13 +45,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# base64 is imported where it is used: only the CloudEvents JSON form needs it, and every
+# cold start of a deployed function imports this module.
 def _b64(data: bytes) -> str:
+    import base64
+
     return base64.b64encode(data).decode("ascii")
 
 
 def _unb64(text: object) -> bytes:
     if not isinstance(text, str):
         raise TypeError(f"a base64 body must be a string, not {type(text).__name__}")
+    import base64
+
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 

@@ -455,3 +455,10 @@ def test_importing_the_shim_leaves_url_parsing_to_object_and_http_functions() ->
 
     assert "portway_aws.native_events" in imported
     assert "urllib.parse" not in imported
+
+
+def test_importing_the_shim_leaves_base64_to_binary_bodies() -> None:
+    imported = modules_imported_by("import portway_aws.handler")
+
+    assert "portway_aws.message_encoding" in imported
+    assert "base64" not in imported

@@ -494,3 +494,10 @@ def test_importing_the_shim_leaves_url_parsing_to_http_functions() -> None:
 
     assert "portway_gcp.native_events" in imported
     assert "urllib.parse" not in imported
+
+
+def test_importing_the_shim_leaves_base64_to_functions_that_decode_messages() -> None:
+    imported = modules_imported_by("import portway_gcp.main")
+
+    assert "portway_gcp.native_events" in imported
+    assert "base64" not in imported

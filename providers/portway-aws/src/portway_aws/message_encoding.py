@@ -17,8 +17,6 @@ https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMe
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import re
 from collections.abc import Mapping
@@ -85,6 +83,10 @@ def encode(message: OutgoingMessage) -> WireMessage:
         if text is not None and _not_xml().search(text) is None:
             body = text
         else:
+            # base64 is imported where it is used, not at the top: every cold start
+            # imports this module, and only binary bodies need it.
+            import base64
+
             body = base64.b64encode(message.body).decode("ascii")
             content_type += BASE64_MARK
     return WireMessage(body, {**message.attributes, CONTENT_TYPE_ATTRIBUTE: content_type})
@@ -102,9 +104,11 @@ def decode(body: str, content_type: str | None) -> tuple[bytes, str]:
     if content_type.endswith(EMPTY_MARK):
         return b"", content_type.removesuffix(EMPTY_MARK)
     if content_type.endswith(BASE64_MARK):
+        import base64
+
         try:
             data = base64.b64decode(body.encode("ascii"), validate=True)
-        except (UnicodeEncodeError, binascii.Error, ValueError) as error:
+        except ValueError as error:  # binascii.Error and UnicodeEncodeError are ValueErrors
             raise MalformedMessage(f"the body is marked base64 but is not ({error})") from None
         return data, content_type.removesuffix(BASE64_MARK)
     return body.encode("utf-8", errors="surrogatepass"), content_type

@@ -20,8 +20,6 @@ goes on.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -263,9 +261,11 @@ def http_request(event: object, trigger: HttpTrigger) -> HttpRequest | HttpRespo
     if not isinstance(body, str):
         raise MalformedEvent("the function URL request's body is not a string")
     if event.get("isBase64Encoded"):
+        import base64  # here: only http functions pay for it
+
         try:
             data = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
+        except ValueError:  # binascii.Error is a ValueError
             raise MalformedEvent("the request body is marked base64 but is not") from None
     else:
         data = body.encode("utf-8")
@@ -295,6 +295,8 @@ def function_url_response(response: HttpResponse) -> dict[str, Any]:
     try:
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:
+        import base64  # here: only http functions answering binary bodies pay for it
+
         text, encoded = base64.b64encode(body).decode("ascii"), True
     return {
         "statusCode": response.status,
