@@ -217,8 +217,14 @@ class AzuriteHarness(Harness):
                 opened.extractall(root)
             packages = install_pinned(root / "requirements.txt", self.folder / "python_packages")
             host = json.loads((root / "host.json").read_text(encoding="utf-8"))
+            site = names.function_app(archive.group)
+            if site not in apps:
+                raise HarnessError(
+                    f"app group {archive.group!r} was packaged, but the desired resources "
+                    f"hold no Function App {site!r} for it"
+                )
             environment = app_environment(
-                apps.get(names.function_app(archive.group), {}),
+                apps[site],
                 connection=connection,
                 player=self._player,
                 every=every,
