@@ -462,3 +462,11 @@ def test_importing_the_shim_leaves_base64_to_binary_bodies() -> None:
 
     assert "portway_aws.message_encoding" in imported
     assert "base64" not in imported
+
+
+def test_importing_the_shim_does_not_import_threading() -> None:
+    # boto3 imports it with the first client; a cold start that makes no call never does.
+    imported = modules_imported_by("import portway_aws.handler")
+
+    assert "portway_aws.dataplane" in imported
+    assert "threading" not in imported

@@ -14,7 +14,7 @@ resource, its AWS identity and the fix; a missing object is ``KeyError`` as ever
 from __future__ import annotations
 
 import os
-import threading
+from _thread import allocate_lock
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,7 +61,9 @@ _DENIED = frozenset(
 )
 
 _clients: dict[tuple[str, str | None, str | None, str | None], Any] = {}
-_clients_lock = threading.Lock()
+# threading.Lock is _thread.allocate_lock; importing threading itself costs a cold start
+# more, and boto3 imports it anyway when the first client is made.
+_clients_lock = allocate_lock()
 
 
 def _client_config() -> Any:
