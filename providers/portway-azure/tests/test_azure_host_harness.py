@@ -123,3 +123,46 @@ def test_without_a_connection_string_the_harness_runs_its_own_azurite(
         harness.stop()
     with pytest.raises(HarnessError, match="not started"):
         harness.dead_letters("tasks")
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
+
+
+@pytest.fixture
+def example(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    """The example's pipeline, imported from its folder as ``pipeline:app``."""
+    sys.modules.pop("pipeline", None)
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    import pipeline  # type: ignore[import-not-found]
+
+    try:
+        yield pipeline.app
+    finally:
+        sys.modules.pop("pipeline", None)
+
+
+def test_the_example_runs_unchanged_on_azurite(azurite: Azurite, example: Pipeline) -> None:
+    harness = AzuriteHarness(connection_string=azurite.connection_string)
+    harness.start("pipeline:app", example)
+    try:
+        landing, lake = example.resources["landing"], example.resources["lake"]
+        with harness.connect():
+            landing.write("drop/people.csv", " Name , Age \n ada , 36 \n")  # type: ignore[attr-defined]
+        # landing -> BlobCreated (*.csv) -> enqueue -> transform-jobs -> transform -> lake
+        cleaned = wait_for(
+            lambda: harness_read(harness, lake, "clean/people.jsonl"),
+            timeout=30,
+            what="the cleaned file in the lake",
+        )
+        assert json.loads(cleaned) == {"name": "ada", "age": "36"}
+        # transform -> loaded (Event Grid topic) -> report
+        wait_for(
+            lambda: "report: clean/people.jsonl has 1 rows" in harness.diagnostics(),
+            timeout=30,
+            what="the report of the loaded file",
+        )
+        reply = harness.http("GET", "/status")
+        assert reply.status == 200, reply
+        assert reply.json() == {"objects": 1, "keys": ["clean/people.jsonl"]}
+    finally:
+        harness.stop()
