@@ -18,6 +18,7 @@ from portway_gcp.clients import GcpClients
 from portway_gcp.deploy.deployment import GcpDeployment
 from portway_gcp.deploy.kinds import SKIPS
 from portway_gcp.deploy.observe import parse_marker
+from portway_gcp.naming import Names
 from portway_gcp.package import SourceArchive
 from portway_gcp.testing.emulators import EmulatorEndpoints
 from typer.testing import CliRunner
@@ -86,10 +87,13 @@ def labelled(stage: StageConfig) -> list[str]:
         for s in clients.subscriber.list_subscriptions(request={"project": project})
         if "portway-app" in s.labels
     ]
+    # The storage emulator keeps every project's buckets in one list: this project's end
+    # with its suffix.
+    suffix = "-" + Names(APP, stage.name, clients.project, clients.region).bucket_suffix
     found += [
         b.name
         for b in clients.storage.list_buckets(project=clients.project)
-        if "portway-app" in (b.labels or {})
+        if "portway-app" in (b.labels or {}) and b.name.endswith(suffix)
     ]
     found += [
         f.name

@@ -176,8 +176,10 @@ def _buckets(clients: Any, names: Names, log: CallLog) -> Iterator[Observed]:
     )
     for bucket in buckets:
         labels = dict(bucket.labels or {})
-        # Emulators may ignore the prefix: the name is checked here too.
-        if bucket.name.startswith(start) and is_ours(names, labels):
+        # Emulators may ignore the prefix, and keep every project's buckets in one list:
+        # the name is checked here too, with the project's suffix.
+        ours = bucket.name.startswith(start) and bucket.name.endswith(f"-{names.bucket_suffix}")
+        if ours and is_ours(names, labels):
             path = f"projects/_/buckets/{bucket.name}"
             yield Observed(Kind.STORAGE_BUCKET, path, labels.get(SPEC_LABEL), labels)
 
