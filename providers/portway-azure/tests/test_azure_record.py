@@ -12,7 +12,7 @@ from portway_azure.deploy.apply import apply_plan
 from portway_azure.deploy.planner import plan_deploy
 from portway_azure.deploy.record import Record, RecordedResource
 from portway_azure.deploy.requests import ArmRequest
-from portway_azure.deploy.resources import AzureResource, Kind
+from portway_azure.deploy.resources import AzureResource, Kind, Observed
 from portway_azure.naming import STATE_CONTAINER, Names
 
 from portway.errors import DeployError
@@ -150,6 +150,8 @@ def test_a_second_concurrent_deploy_fails_clearly_and_the_first_records(
     queue = AzureResource(
         Kind.STORAGE_QUEUE, "q-jobs", "/queues/q-jobs", "queue jobs", {"role": "queue"}, "acct"
     )
+    # The data account exists (it holds the lock); the plan only adds a queue to it.
+    account = Observed(Kind.STORAGE_ACCOUNT, names.storage_account, "/account", "h")
     plan = plan_deploy(names.app, "dev", [queue], {}, None)
 
     def second() -> None:
@@ -159,13 +161,19 @@ def test_a_second_concurrent_deploy_fails_clearly_and_the_first_records(
             names,
             lambda: blobs,
             desired=[queue],
-            observed={},
+            observed={account.key: account},
             progress=lambda line: None,
         )
 
     sender = SecondDeployDuringFirst(second)
     apply_plan(
-        plan, sender, names, lambda: blobs, desired=[queue], observed={}, progress=lambda _: None
+        plan,
+        sender,
+        names,
+        lambda: blobs,
+        desired=[queue],
+        observed={account.key: account},
+        progress=lambda _: None,
     )
     assert sender.second_error is not None
     assert f"stage 'dev' of {unique_name!r} is locked by deploy" in str(sender.second_error)
