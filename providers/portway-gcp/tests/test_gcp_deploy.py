@@ -235,6 +235,14 @@ def test_a_changed_timeout_updates_the_functions_and_that_triggers_subscriptions
         request={"subscription": names.subscription_path(names.trigger_subscription("report"))}
     )
     assert subscription.ack_deadline_seconds == 60
+    # The Pub/Sub emulator refuses label updates (emulator_skips: pubsub-label-update), so
+    # the two subscriptions keep their old spec label there and are planned again; on
+    # Pub/Sub the label is updated with them and the next plan is empty.
+    again = deployment(project).plan()
+    assert sorted(c.name.rsplit("/", 1)[1] for c in again.changes) == [
+        f"{prefix}report--in",
+        f"{prefix}report--in-dlq",
+    ]
 
 
 def test_an_unchanged_source_is_not_uploaded_again(
@@ -289,6 +297,35 @@ def test_a_harness_can_point_push_subscriptions_at_the_functions_it_serves(
     )
     assert subscription.push_config.push_endpoint == served
     assert subscription.push_config.oidc_token.audience == served
+
+
+def test_status_reports_changed_and_extra_resources(
+    gcp_stage: StageConfig, unique_name: Callable[[str], str], tmp_path: Path
+) -> None:
+    stage = code_stage(gcp_stage, unique_name, tmp_path)
+    source = empty_source(tmp_path)
+    first = GcpDeployment("small", stage, small_pipeline(256), progress=lambda _: None)
+    first.source = source
+    first.apply(first.plan())
+    assert first.status()["in_sync"] is True
+
+    declared = Pipeline("small")  # status is gone; a new function is declared instead
+
+    @declared.http("GET", "/health")
+    def health(request: Any) -> dict[str, str]:
+        return {}
+
+    changed = GcpDeployment("small", stage, small_pipeline(512), source=source)
+    names = changed.names
+    assert changed.status()["changed"] == [f"functions:function {names.function_path('status')}"]
+    other = GcpDeployment("small", stage, declared, source=source).status()
+    account = names.service_account_path(names.service_account("status"))
+    assert other["extra"] == [
+        f"functions:function {names.function_path('status')}",
+        f"iam:service-account {account}",
+    ]
+    assert f"functions:function {names.function_path('health')}" in other["missing"]
+    assert other["in_sync"] is False
 
 
 def code_stage(
