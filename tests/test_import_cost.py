@@ -6,6 +6,10 @@ a fresh interpreter.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 from portway.testing.imports import cloud_sdk_modules, modules_imported_by
@@ -63,3 +67,36 @@ def test_import_portway_leaves_base64_to_the_cloudevents_json_form() -> None:
     modules = modules_after("import portway")
     assert "portway.events" in modules
     assert "base64" not in modules
+
+
+def test_patterns_only_some_pipelines_need_are_compiled_on_first_use() -> None:
+    # Compiling a pattern costs a cold start 25-170 us; these are compiled by the first
+    # check that needs one (a message attribute, an object key, a cron schedule, an
+    # environment variable, an http route), never by the import.
+    probe = textwrap.dedent(
+        """
+        import json
+        from portway import Pipeline, keys, payload
+        from portway.model import checks, schedules
+        lazy = [payload._attribute_name, keys._control, keys._drive, schedules._cron,
+                schedules._cron_field, checks._env_name, checks._path_segment]
+        app = Pipeline("nightly")
+        @app.schedule("rate(1 day)")
+        def tick(event): ...
+        before = [f.cache_info().currsize for f in lazy]
+        payload.check_attributes({"origin": "ftp"})
+        keys.check_key("a/b.csv", bucket="lake")
+        @app.schedule("cron(0 3 * * *)")
+        def nightly(event): ...
+        @app.http("GET", "/items/{item_id}", environment={"MODE": "x"})
+        def item(request): ...
+        after = [f.cache_info().currsize for f in lazy]
+        print(json.dumps([before, after]))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    before, after = json.loads(result.stdout)
+    assert before == [0] * 7
+    assert after == [1] * 7

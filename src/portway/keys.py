@@ -14,14 +14,13 @@ could escape a folder or that one provider would store differently from another:
 
 from __future__ import annotations
 
+import functools
 import re
 
 from portway.errors import InvalidKey
 
 MAX_KEY_BYTES = 1024
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DRIVE = re.compile(r"^[A-Za-z]:")
 # Percent-decoding is repeated until the key stops changing, a few rounds at most:
 # ``%25`` spells ``%`` so every extra round peels one layer of encoding.
 _MAX_DECODE_ROUNDS = 8
@@ -57,6 +56,18 @@ def check_key(key: object, *, bucket: str) -> str:
     return key
 
 
+# Compiled on first use, not at import: every cold start imports this module, and only a
+# function that touches an object checks a key.
+@functools.cache
+def _control() -> re.Pattern[str]:
+    return re.compile(r"[\x00-\x1f\x7f]")
+
+
+@functools.cache
+def _drive() -> re.Pattern[str]:
+    return re.compile(r"^[A-Za-z]:")
+
+
 def _problem(key: str) -> str | None:
     """What is wrong with ``key`` as it is spelled, or ``None``."""
     if not key:
@@ -67,13 +78,13 @@ def _problem(key: str) -> str | None:
         return "it is not valid Unicode (a lone surrogate)"
     if size > MAX_KEY_BYTES:
         return f"it is {size:,} UTF-8 bytes, more than the {MAX_KEY_BYTES:,} allowed"
-    if _CONTROL.search(key):
+    if _control().search(key):
         return "it holds NUL or a control character"
     if "\\" in key:
         return "it holds a backslash; use '/' to separate folders"
     if key.startswith("/"):
         return "it is absolute; drop the leading '/'"
-    if _DRIVE.match(key):
+    if _drive().match(key):
         return "it starts with a drive letter"
     for segment in key.split("/"):
         if segment in (".", ".."):

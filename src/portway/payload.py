@@ -6,6 +6,7 @@ content type travels with the message so the receiving side knows which it was.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,6 @@ BINARY = "application/octet-stream"
 MAX_ATTRIBUTES = 9
 MAX_ATTRIBUTE_NAME = 256
 MAX_ATTRIBUTE_VALUE_BYTES = 1024
-_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_-](?:[A-Za-z0-9_-]|\.(?!\.))*(?<!\.)$")
 _RESERVED_PREFIXES = ("aws.", "amazon.", "goog")
 _PORTWAY_PREFIXES = ("portway-", "portway.")
 
@@ -88,8 +88,15 @@ def check_attributes(attributes: Mapping[str, Any] | None) -> dict[str, str]:
     return checked
 
 
+# Compiled on first use, not at import: every cold start imports this module, and most
+# functions never send an attribute.
+@functools.cache
+def _attribute_name() -> re.Pattern[str]:
+    return re.compile(r"^[A-Za-z0-9_-](?:[A-Za-z0-9_-]|\.(?!\.))*(?<!\.)$")
+
+
 def _check_attribute(key: str, value: str) -> None:
-    if len(key) > MAX_ATTRIBUTE_NAME or not _ATTRIBUTE_NAME.fullmatch(key):
+    if len(key) > MAX_ATTRIBUTE_NAME or not _attribute_name().fullmatch(key):
         raise ValidationError(
             f"message attribute name {key!r}: use 1 to {MAX_ATTRIBUTE_NAME} letters, digits, "
             f"'_', '-' or '.' (no leading, trailing or doubled '.')"

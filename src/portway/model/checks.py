@@ -6,6 +6,7 @@ where the problem is (``pipeline 'x', queue 'jobs'``) and says the rule.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -14,9 +15,20 @@ from portway.errors import ValidationError
 from portway.model import limits
 from portway.model.resources import Action, Resource, Use
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_PATH_SEGMENT = re.compile(r"^(?:[A-Za-z0-9._~-]+|\{[a-z_][a-z0-9_]*\})$")
+
+
+# Compiled on first use, not at import: every cold start imports this module (the
+# pipeline's declarations are checked when it is imported), and only a pipeline that
+# declares environment variables or http routes needs these.
+@functools.cache
+def _env_name() -> re.Pattern[str]:
+    return re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@functools.cache
+def _path_segment() -> re.Pattern[str]:
+    return re.compile(r"^(?:[A-Za-z0-9._~-]+|\{[a-z_][a-z0-9_]*\})$")
 
 
 def check_int_range(value: object, bounds: tuple[int, int], *, where: str, what: str) -> int:
@@ -87,7 +99,7 @@ def check_environment(environment: Mapping[str, Any] | None, *, where: str) -> d
         raise ValidationError(f"{where}: environment must be a dict of str to str")
     checked = {}
     for key, value in environment.items():
-        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+        if not isinstance(key, str) or not _env_name().fullmatch(key):
             raise ValidationError(f"{where}: environment variable name {key!r} is not valid")
         if key.upper().startswith("PORTWAY_"):
             raise ValidationError(f"{where}: environment variable {key!r}: PORTWAY_ is reserved")
@@ -134,7 +146,7 @@ def check_http_route(method: object, path: object, *, where: str) -> tuple[str, 
     segments = path.strip("/").split("/") if path != "/" else []
     parameters: set[str] = set()
     for segment in segments:
-        if not _PATH_SEGMENT.fullmatch(segment):
+        if not _path_segment().fullmatch(segment):
             raise ValidationError(
                 f"{where}: HTTP path {path!r}: segment {segment!r} must be letters, digits, "
                 f"'.', '_', '~', '-' or a parameter like {{name}}"

@@ -8,6 +8,7 @@ pipeline is imported, not when a provider first tries to fire it. Cron is the cl
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -15,10 +16,20 @@ from typing import Literal
 from portway.errors import ValidationError
 
 _RATE = re.compile(r"^rate\(\s*([0-9]+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
-_CRON = re.compile(r"^cron\((.*)\)$")
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*,/-]+$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
+
+
+# The cron patterns are compiled on first use, not at import: every cold start imports
+# this module, and a pipeline of rate schedules never needs them.
+@functools.cache
+def _cron() -> re.Pattern[str]:
+    return re.compile(r"^cron\((.*)\)$")
+
+
+@functools.cache
+def _cron_field() -> re.Pattern[str]:
+    return re.compile(r"^[0-9A-Za-z*,/-]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +70,7 @@ def parse_schedule(expression: str) -> Schedule:
             fixed = f"rate({count} {singular if count == 1 else singular + 's'})"
             raise ValidationError(f"schedule {expression!r}: write {fixed!r}")
         return Schedule(text, "rate", every=count * _UNIT_SECONDS[singular])
-    cron = _CRON.fullmatch(text)
+    cron = _cron().fullmatch(text)
     if cron:
         return Schedule(text, "cron", cron=_check_cron(expression, cron.group(1)))
     raise ValidationError(
@@ -81,7 +92,7 @@ def _check_cron(expression: str, body: str) -> str:
             f"5-field form; providers translate it)"
         )
     for name, value in zip(_CRON_FIELDS, fields, strict=True):
-        if not _CRON_FIELD.fullmatch(value):
+        if not _cron_field().fullmatch(value):
             raise ValidationError(
                 f"schedule {expression!r}: {name} field {value!r} may hold only digits, "
                 f"names, '*', ',', '-' and '/'"
