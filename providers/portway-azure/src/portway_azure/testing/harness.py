@@ -37,6 +37,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -211,6 +212,7 @@ class AzuriteHarness(Harness):
         assert self._player is not None
         every = AzureResources.for_pipeline(pipeline, names, topic_endpoints=endpoints)
         routes = []
+        prepared: list[tuple[AppWorker, dict[str, str], QueueSettings]] = []
         for archive in build_app_archives(pipeline, stage, self.folder / "zips"):
             root = self.folder / "apps" / archive.group
             with zipfile.ZipFile(archive.path) as opened:
@@ -240,9 +242,13 @@ class AzuriteHarness(Harness):
                 log=log,
             )
             self._workers.append(worker)
-            settings = QueueSettings.from_host_json(host)
+            prepared.append((worker, environment, QueueSettings.from_host_json(host)))
+        # Every worker imports its app at once: a cold start each, in parallel.
+        with ThreadPoolExecutor(max_workers=len(prepared) or 1) as pool:
+            indexes = list(pool.map(lambda entry: entry[0].start(), prepared))
+        for (worker, environment, settings), index in zip(prepared, indexes, strict=True):
             key = new_key()
-            for name, function in worker.start().items():
+            for name, function in index.items():
                 trigger = function.trigger
                 if trigger["type"] == "queueTrigger":
                     service = QueueServiceClient.from_connection_string(
@@ -303,8 +309,9 @@ class AzuriteHarness(Harness):
         if self._http is not None:
             self._http.stop()
             self._http = None
-        for worker in self._workers:
-            worker.stop()
+        if self._workers:
+            with ThreadPoolExecutor(max_workers=len(self._workers)) as pool:
+                list(pool.map(lambda worker: worker.stop(), self._workers))
         self._workers = []
         for log in self._logs:
             log.close()

@@ -114,8 +114,12 @@ class HttpHost:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
+        # A short poll interval: stop() waits for the serving loop's next poll.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="http-host", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="http-host",
+            daemon=True,
         )
         self._thread.start()
         return self.port
