@@ -37,7 +37,7 @@ from portway.deploy.archive import (
 )
 from portway.errors import ConfigError, DeployError
 from portway_azure.grouping import AppGroup, group_functions
-from portway_azure.naming import Names
+from portway_azure.naming import Names, names_for_stage
 from portway_azure.packaging.app_files import function_app_py, host_json
 from portway_azure.packaging.requirements import PROJECT_REQUIREMENTS, requirements_txt
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from portway.config import StageConfig
     from portway.model import Pipeline
 
-__all__ = ["AppArchive", "build_app_archives", "names_of"]
+__all__ = ["AppArchive", "build_app_archives"]
 
 FUNCTION_APP = "function_app.py"
 HOST_JSON = "host.json"
@@ -63,18 +63,6 @@ class AppArchive:
     size: int
 
 
-def names_of(pipeline: Pipeline, stage: StageConfig) -> Names:
-    """The physical names of ``pipeline`` on ``stage`` (its subscription, group, region)."""
-    settings = stage.settings
-    return Names(
-        pipeline.name,
-        stage.name,
-        str(settings.get("subscription", "")),
-        str(settings.get("resource_group", "")),
-        str(settings.get("location", "")),
-    )
-
-
 def build_app_archives(pipeline: Pipeline, stage: StageConfig, output: Path) -> list[AppArchive]:
     """Build ``<output>/<group>.zip`` for every app group of ``pipeline`` on ``stage``.
 
@@ -83,14 +71,15 @@ def build_app_archives(pipeline: Pipeline, stage: StageConfig, output: Path) -> 
     that ``function_app.py`` imports. ``output`` is a folder (created if missing)
     outside the project, or under its ``.portway/``. Archives are in group name order.
 
-    Raises :class:`ConfigError` when the stage names no portway project, and
+    Raises :class:`ConfigError` when the stage names no portway project or lacks a
+    setting the names need (``subscription``, ``resource_group``, ``location``), and
     :class:`DeployError` when an archive cannot be built: an output inside what is
     packaged, a symlink out of the project, a project file named like a generated one,
     a project requirement that conflicts with the runtime's pins.
     """
     project = _check_project(stage)
     output = _check_output(output, project)
-    names = names_of(pipeline, stage)
+    names = names_for_stage(pipeline.name, stage)
     shared: Entries = {}
     collect(
         shared,

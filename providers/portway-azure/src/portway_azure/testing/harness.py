@@ -120,7 +120,7 @@ class AzuriteHarness(Harness):
 
     def start(self, app: str, pipeline: Pipeline) -> None:
         from portway.config import load_project
-        from portway_azure.package import names_of
+        from portway_azure.naming import names_for_stage
 
         self._pipeline = pipeline
         self._activity.clear()
@@ -142,7 +142,7 @@ class AzuriteHarness(Harness):
             encoding="utf-8",
         )
         stage = self._stage = load_project(project).stage(STAGE)
-        names = self._names = names_of(pipeline, stage)
+        names = self._names = names_for_stage(pipeline.name, stage)
         try:
             self._deploy(pipeline, stage, names, connection)
         except Exception as error:
