@@ -239,6 +239,15 @@ def test_project_requirements_are_merged_into_the_pins(project: Path, tmp_path: 
     assert lines[-2:] == ["some-library==1.0", "--index-url https://example.org/simple"]
 
 
+def test_a_hash_checked_project_pin_equal_to_the_runtime_pin_is_no_conflict(
+    project: Path, tmp_path: Path
+) -> None:
+    pin = runtime_pins()["croniter"]
+    (project / "requirements.txt").write_text(f"{pin} --hash=sha256:{'0' * 64}\n", encoding="utf-8")
+    text = member(build(project, tmp_path / "out")["tick"], "requirements.txt").decode()
+    assert text.splitlines().count(pin) == 1
+
+
 def test_project_requirement_conflicting_with_a_pin_is_reported(
     project: Path, tmp_path: Path
 ) -> None:

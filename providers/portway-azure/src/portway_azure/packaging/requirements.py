@@ -97,7 +97,8 @@ def requirements_txt(project: Path) -> bytes:
 def _check_compatible(line: str, rest: str, pin: str, source: Path, number: int) -> None:
     """Raise :class:`DeployError` unless ``pin``'s version satisfies the project's ``line``."""
     pinned = pin.partition("==")[2]
-    specifier = rest.partition(";")[0].strip()
+    # Per-requirement options (--hash=...) follow the specifier; the marker follows ';'.
+    specifier = rest.partition(";")[0].split(" --", 1)[0].strip()
     if not specifier or all(
         satisfies(pinned, clause.strip()) for clause in specifier.split(",") if clause.strip()
     ):

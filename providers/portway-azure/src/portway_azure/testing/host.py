@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 import threading
 import time
@@ -205,12 +206,12 @@ class QueueListener(threading.Thread):
         )
 
     def _poison(self, message: Any) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
         content = message.content or ""
-        try:
+        # The host creates the poison queue the first time it needs it.
+        with contextlib.suppress(ResourceExistsError):
             self.poison_queue.create_queue()
-        except Exception as error:  # ResourceExistsError: it is there already
-            if type(error).__name__ != "ResourceExistsError":
-                raise
         self.poison_queue.send_message(content)
         self.queue.delete_message(message.id, message.pop_receipt)
         with self._lock:

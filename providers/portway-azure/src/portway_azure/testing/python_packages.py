@@ -27,15 +27,15 @@ class PackagesError(PortwayError):
 def install_pinned(requirements: Path, target: Path) -> Path:
     """Link every distribution ``requirements`` pins into ``target``; return ``target``.
 
-    Each line must be ``name==version`` (comments and blank lines aside) and the
+    Each line must be ``name==version`` (comments, ``--`` options and blank lines aside) and the
     installed version must be the pinned one; otherwise :class:`PackagesError` says
     which line cannot be honoured. Console scripts and bytecode caches are left out.
     """
     target.mkdir(parents=True, exist_ok=True)
     for number, line in enumerate(requirements.read_text(encoding="utf-8").splitlines(), 1):
         text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
+        if not text or text.startswith("--"):
+            continue  # index options (--index-url) say where pip looks: here, this machine
         found = _PIN.match(text)
         if found is None:
             raise PackagesError(
