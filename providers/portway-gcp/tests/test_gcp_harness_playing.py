@@ -194,3 +194,16 @@ def test_firing_a_job_calls_the_local_server_its_uri_maps_to() -> None:
         assert "no local server" in lost.error
     finally:
         target.stop()
+
+
+def test_the_provider_offers_the_emulator_harness_unstarted() -> None:
+    from portway_gcp.plugin import CAPABILITIES
+    from portway_gcp.testing.harness import GcpEmulatorHarness
+
+    from portway.providers import registry
+
+    harness = registry().provider("gcp").conformance_harness()
+    assert isinstance(harness, GcpEmulatorHarness)
+    assert harness.name == "gcp"
+    assert harness.capabilities == CAPABILITIES
+    assert harness.folder is None, "creating the harness starts nothing"

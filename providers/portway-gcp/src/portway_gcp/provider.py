@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from portway.dataplane import DataPlane
     from portway.deploy import Plan
     from portway.model import Pipeline
+    from portway.testing.harness import Harness
     from portway_gcp.deploy.deployment import GcpDeployment
 
 
@@ -75,6 +76,13 @@ class GcpProvider(Provider):
     def runtime_entry(self) -> str:
         """The shim every portway Cloud Run function serves (see :mod:`portway_gcp.main`)."""
         return "portway_gcp.main:handle"
+
+    def conformance_harness(self) -> Harness:
+        """Deploys on Google's emulators and plays Cloud Run, GCS notifications and Cloud
+        Scheduler (see :mod:`portway_gcp.testing.harness`)."""
+        from portway_gcp.testing.harness import GcpEmulatorHarness
+
+        return GcpEmulatorHarness()
 
     def _check_plan(self, plan: Plan, app: str, stage: StageConfig) -> None:
         if plan.provider != self.name or plan.app != app or plan.stage != stage.name:

@@ -166,7 +166,7 @@ def stop_pushes(deployment: GcpDeployment, subscriptions: list[str]) -> None:
     to a relay that is going away; their messages stay."""
     for name in subscriptions:
         deployment.gcp.subscriber.modify_push_config(
-            request={"subscription": name, "push_config": {}}
+            request={"subscription": name, "push_config": {}}, timeout=10, retry=None
         )
 
 
