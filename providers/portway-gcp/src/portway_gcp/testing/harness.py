@@ -30,16 +30,18 @@ function logged (:mod:`~portway_gcp.testing.dead_letters`).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import importlib.util
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from portway.errors import PortwayError
 from portway.model import Queue
@@ -49,7 +51,7 @@ from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
 if TYPE_CHECKING:
     from portway.capabilities import Capabilities
     from portway.config import StageConfig
-    from portway.dataplane import Binding
+    from portway.dataplane import Binding, DataPlane
     from portway.model import Pipeline
     from portway_gcp.deploy.deployment import GcpDeployment
     from portway_gcp.testing.emulators import EmulatorEndpoints
@@ -64,6 +66,10 @@ REGION = "europe-west1"
 # Names the Pub/Sub and Cloud Storage service agents; any 12 digits do on emulators.
 PROJECT_NUMBER = "123456789012"
 _JOIN_TIMEOUT = 5.0
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
 
 
 class HarnessError(PortwayError):
@@ -90,16 +96,15 @@ class GcpEmulatorHarness(Harness):
         self.stage: StageConfig | None = None
         self.servers: dict[str, FunctionServer] = {}
         self._pipeline: Pipeline | None = None
-        self._emulators: list[object] = []
+        self._emulators: list[_Stoppable] = []
         self._front: StorageFront | None = None
         self._relay: PushRelay | None = None
         self._notifications: NotificationPlayer | None = None
         self._jobs: dict[str, JobPlayer] = {}
         self._runs: list[Run] = []
         self._pushed: list[str] = []  # subscription paths re-pointed at the relay
-        self._dataplane: object | None = None
+        self._dataplane: DataPlane | None = None
         self._lock = threading.Lock()
-        self._starts = 0
 
     @property
     def name(self) -> str:
@@ -121,7 +126,6 @@ class GcpEmulatorHarness(Harness):
         from portway_gcp.testing.storage_front import StorageFront
 
         self._pipeline = pipeline
-        self._starts += 1
         self.folder = Path(tempfile.mkdtemp(prefix="portway-gcp-conformance-"))
         endpoints = self.endpoints or self._start_emulators(self.folder)
         self._front = StorageFront(endpoints.storage, self._object_finalized)
@@ -132,8 +136,8 @@ class GcpEmulatorHarness(Harness):
         project.mkdir()
         module = copy_pipeline_module(app, project)
         # A stage of its own per start: emulators shared by a session may hold an
-        # earlier one.
-        stage_name = f"c{self._starts}-{self.folder.name[-6:].lower().replace('_', '0')}"
+        # earlier one (hex digits cannot spell the "google" Cloud Storage refuses).
+        stage_name = f"conf-{uuid.uuid4().hex[:8]}"
         settings = {
             **endpoints.stage_settings(PROJECT, REGION),
             "storage_endpoint": self._front.endpoint,
@@ -252,7 +256,7 @@ class GcpEmulatorHarness(Harness):
         self.deployment = None
         for emulator in reversed(self._emulators):
             with contextlib.suppress(Exception):
-                emulator.stop()  # type: ignore[attr-defined]
+                emulator.stop()
         self._emulators = []
         if self.folder is not None and not self.keep:
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -289,12 +293,11 @@ class GcpEmulatorHarness(Harness):
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Binding]:
-        from portway.dataplane import DataPlane, bind
+        from portway.dataplane import bind
 
         if self._dataplane is None:
             raise HarnessError("the gcp harness is not started: call start() first")
-        dataplane: DataPlane = self._dataplane  # type: ignore[assignment]
-        with bind(dataplane) as binding:
+        with bind(self._dataplane) as binding:
             yield binding
 
     def dead_letters(self, source: str) -> list[DeadLetter]:
@@ -333,8 +336,6 @@ class GcpEmulatorHarness(Harness):
         letters = []
         path = names.subscription_path(dead_letter_subscription)
         for pulled in peek(deployment.gcp.subscriber, path):
-            import base64
-
             fingerprint = message_fingerprint(
                 base64.b64encode(pulled.data).decode("ascii"),
                 pulled.attributes,
@@ -377,23 +378,23 @@ class GcpEmulatorHarness(Harness):
         _, pipeline = self._deployed()
         route = urlsplit(path).path
         on_path = [
-            f
+            (f.name, f.trigger)
             for f in pipeline.functions.values()
             if isinstance(f.trigger, HttpTrigger) and f.trigger.match(route) is not None
         ]
         # Each route is a function with its own URL; one on the same path answers 405.
         chosen = next(
-            (f for f in on_path if f.trigger.method == method.upper()),  # type: ignore[union-attr]
-            on_path[0] if on_path else None,
+            (name for name, trigger in on_path if trigger.method == method.upper()),
+            on_path[0][0] if on_path else None,
         )
-        if chosen is None or chosen.name not in self.servers:
+        if chosen is None or chosen not in self.servers:
             return HttpReply(
                 404, {"content-type": "text/plain"}, b"no function serves " + route.encode()
             )
         # Cloud Run checks a private function's identity token at its front end, which is
         # not played: the local server answers every caller (the invoker bindings deploy
         # makes are tested with the deploy).
-        server = self.servers[chosen.name]
+        server = self.servers[chosen]
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         try:
             connection.request(method, path, body=body, headers=dict(headers or {}))
