@@ -43,10 +43,22 @@ class FunctionServerError(PortwayError):
     """A function's source could not be unpacked, or its server did not start."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports nothing listened on a moment ago.
+
+    The probes are held open together, so no two of the ports are the same (servers
+    started at once must not race for one port).
+    """
+    probes = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            probes.append(probe)
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def unpack_source(archive: Path, sha256: str, folder: Path) -> Path:
@@ -129,11 +141,12 @@ class FunctionServer:
             "PYTHONUNBUFFERED": "1",
         }
 
-    def start(self) -> None:
-        """Start the server process (in its own process group) on a free port."""
+    def start(self, port: int | None = None) -> None:
+        """Start the server process (in its own process group) on ``port`` (default: a
+        free one)."""
         if self._process is not None:
             raise FunctionServerError(f"the server of function {self.function!r} is started")
-        self.port = free_port()
+        self.port = port or free_ports(1)[0]
         command = [
             sys.executable,
             "-m",
@@ -207,8 +220,8 @@ def start_servers(servers: Iterable[FunctionServer], timeout: float = START_TIME
     """Start every server at once and wait until all answer; on failure stop them all."""
     started = list(servers)
     try:
-        for server in started:
-            server.start()
+        for server, port in zip(started, free_ports(len(started)), strict=True):
+            server.start(port)
         deadline = time.monotonic() + timeout
         for server in started:
             server.wait_ready(deadline)
