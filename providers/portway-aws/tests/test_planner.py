@@ -1,13 +1,20 @@
-"""The planner is a pure function: (desired, observed, record) -> frozen changes."""
+"""AWS resources through the core planner: (desired, observed, record) -> frozen changes."""
 
 from __future__ import annotations
 
-import pytest
-from portway_aws.deploy.planner import AwsChange, dependency_order, plan_deploy, plan_destroy
-from portway_aws.deploy.record import Record, recorded
-from portway_aws.deploy.resources import AwsResource, Kind, Observed
+import functools
 
-from portway.deploy import ChangeKind
+import pytest
+from portway_aws.deploy.record import deploy_record
+from portway_aws.deploy.resources import AwsResource, Kind, Observed
+from portway_aws.naming import Names
+
+from portway.deploy import ChangeKind, reconcile
+from portway.deploy.reconcile import ResourceChange, dependency_order
+from portway.deploy.record import Record
+
+plan_deploy = functools.partial(reconcile.plan_deploy, "aws")
+plan_destroy = functools.partial(reconcile.plan_destroy, "aws")
 
 ROLE = AwsResource(Kind.IAM_ROLE, "demo-test-work", "arn:role", "role of function work", {"p": 1})
 DLQ = AwsResource(Kind.SQS_QUEUE, "demo-test-jobs-dlq", "arn:dlq", "dead letters of queue jobs")
@@ -35,7 +42,7 @@ def found(resource: AwsResource, spec_hash: str | None = None) -> Observed:
 
 
 def deployed(*resources: AwsResource) -> Record:
-    return Record("demo", "test", recorded(resources), "2026-11-29T00:00:00+00:00", '"etag"')
+    return deploy_record(Names("demo", "test", "123456789012", "eu-west-1"), resources)
 
 
 def test_first_deploy_creates_everything_in_dependency_order() -> None:
@@ -46,7 +53,7 @@ def test_first_deploy_creates_everything_in_dependency_order() -> None:
         (ChangeKind.CREATE, "sqs:queue", "demo-test-jobs"),
         (ChangeKind.CREATE, "lambda:function", "demo-test-work"),
     ]
-    assert all(isinstance(c, AwsChange) and c.resource is not None for c in plan.changes)
+    assert all(isinstance(c, ResourceChange) and c.resource is not None for c in plan.changes)
 
 
 def test_nothing_changed_gives_an_empty_plan() -> None:

@@ -9,10 +9,12 @@ import sys
 import boto3
 import pytest
 from portway_aws.deploy import record as records
+from portway_aws.deploy.record import deploy_record, stage_records
 from portway_aws.deploy.resources import AwsResource, Kind
 from portway_aws.naming import Names
 from portway_aws.session import AwsClients
 
+from portway.deploy.record import Record, StageRecords
 from portway.errors import DeployError
 
 NAMES = Names("demo", "test", "123456789012", "eu-west-1")
@@ -26,6 +28,11 @@ def clients(moto: str) -> AwsClients:
     return clients
 
 
+@pytest.fixture
+def stage(clients: AwsClients) -> StageRecords:
+    return stage_records(clients, NAMES)
+
+
 def test_the_state_bucket_is_private_and_versioned(clients: AwsClients) -> None:
     s3 = boto3.client("s3")
     assert s3.get_bucket_versioning(Bucket=NAMES.state_bucket)["Status"] == "Enabled"
@@ -34,49 +41,52 @@ def test_the_state_bucket_is_private_and_versioned(clients: AwsClients) -> None:
     records.ensure_state_bucket(clients, NAMES)  # a second call changes nothing
 
 
-def test_a_record_round_trips_with_its_etag(clients: AwsClients) -> None:
-    assert records.read_record(clients, NAMES) is None
-    written = records.Record("demo", "test", records.recorded([QUEUE]), records.now())
-    records.write_record(clients, NAMES, written, None)
-    read = records.read_record(clients, NAMES)
+def test_a_record_round_trips_with_its_etag_and_arns(stage: StageRecords) -> None:
+    assert stage.read() is None
+    written = deploy_record(NAMES, [QUEUE])
+    stage.write(written, None)
+    read = stage.read()
     assert read is not None
-    assert read.etag
+    assert read.version
     assert read.resources == written.resources
     assert read.resources[0].neutral == "queue jobs"
+    assert read.resources[0].extra == {"arn": "arn:jobs"}
+    stored = boto3.client("s3").get_object(Bucket=NAMES.state_bucket, Key=NAMES.record_key)
+    assert json.loads(stored["Body"].read())["resources"][0]["arn"] == "arn:jobs"
 
 
-def test_a_record_changed_since_it_was_read_is_not_overwritten(clients: AwsClients) -> None:
-    first = records.Record("demo", "test", records.recorded([QUEUE]), records.now())
-    records.write_record(clients, NAMES, first, None)
-    seen = records.read_record(clients, NAMES)
+def test_a_record_changed_since_it_was_read_is_not_overwritten(stage: StageRecords) -> None:
+    first = deploy_record(NAMES, [QUEUE])
+    stage.write(first, None)
+    seen = stage.read()
     # Another deploy writes a record of its own in between.
-    other = records.Record("demo", "test", (), "2026-11-29T10:00:00+00:00")
-    records.write_record(clients, NAMES, other, seen)
+    other = Record("demo", "test", (), "2026-11-29T10:00:00+00:00")
+    stage.write(other, seen)
     with pytest.raises(DeployError, match="changed while this deploy ran"):
-        records.write_record(clients, NAMES, first, seen)
+        stage.write(first, seen)
 
 
-def test_a_first_record_is_not_written_over_one_that_appeared(clients: AwsClients) -> None:
-    first = records.Record("demo", "test", (), records.now())
-    records.write_record(clients, NAMES, first, None)
+def test_a_first_record_is_not_written_over_one_that_appeared(stage: StageRecords) -> None:
+    first = deploy_record(NAMES, [])
+    stage.write(first, None)
     with pytest.raises(DeployError, match="changed while this deploy ran"):
-        records.write_record(clients, NAMES, first, None)
+        stage.write(first, None)
 
 
-def test_the_second_deploy_of_a_stage_is_refused_naming_the_holder(clients: AwsClients) -> None:
-    records.acquire_lock(clients, NAMES, "deploy")
+def test_the_second_deploy_of_a_stage_is_refused_naming_the_holder(stage: StageRecords) -> None:
+    stage.acquire("deploy")
     try:
         with pytest.raises(DeployError, match=r"locked by deploy from .* \(pid \d+\)") as error:
-            records.acquire_lock(clients, NAMES, "destroy")
+            stage.acquire("destroy")
         assert f"aws s3 rm s3://{NAMES.state_bucket}/locks/demo/test.json" in str(error.value)
     finally:
-        records.release_lock(clients, NAMES)
-    records.acquire_lock(clients, NAMES, "deploy")  # free again
-    records.release_lock(clients, NAMES)
+        stage.release()
+    stage.acquire("deploy")  # free again
+    stage.release()
 
 
 def test_a_lock_left_by_a_killed_deploy_on_this_machine_is_taken_over(
-    clients: AwsClients,
+    stage: StageRecords,
 ) -> None:
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -95,7 +105,7 @@ def test_a_lock_left_by_a_killed_deploy_on_this_machine_is_taken_over(
     boto3.client("s3").put_object(
         Bucket=NAMES.state_bucket, Key="locks/demo/test.json", Body=json.dumps(holder)
     )
-    records.acquire_lock(clients, NAMES, "deploy")
+    stage.acquire("deploy")
     body = boto3.client("s3").get_object(Bucket=NAMES.state_bucket, Key="locks/demo/test.json")
     assert json.loads(body["Body"].read())["pid"] != holder["pid"]
-    records.release_lock(clients, NAMES)
+    stage.release()

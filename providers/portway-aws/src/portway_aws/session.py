@@ -8,9 +8,11 @@ plane has its own lazily created clients. Settings come from the stage (``region
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from portway.deploy.execute import CallLog
 from portway.errors import ConfigError, DeployError
 
 if TYPE_CHECKING:
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 
 # Retries for throttling and transient errors, as the AWS CLI's "standard" mode.
 _RETRIES = {"mode": "standard", "max_attempts": 5}
+#: The AWS operations that change nothing, by their name's verb.
+READ_ONLY = re.compile(r"\.(Get|List|Describe|Head)[A-Za-z]*$")
 
 
 class AwsClients:
@@ -78,6 +82,11 @@ class AwsClients:
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls.append(f"{model.service_model.service_name}.{model.name}")
+
+    @property
+    def log(self) -> CallLog:
+        """:attr:`calls` told apart: reads (:data:`READ_ONLY`) and writes (the rest)."""
+        return CallLog([(call, not READ_ONLY.search(call)) for call in self.calls])
 
     @property
     def s3(self) -> Any:

@@ -1,29 +1,28 @@
 """Apply: carry out a plan's changes in order, under the stage's lock, then record.
 
-The executor holds no logic of its own about resources: each change goes to its kind's
-operations (:mod:`portway_aws.deploy.kinds`). It takes the stage lock first, shows
-progress, and writes the record once every change succeeded. If a change fails, the
-lock is released and the record is left as it was: the next deploy sees what was done
-(marks that differ from the record) and finishes it.
+The loop, the lock and the record are the core's (:func:`portway.deploy.execute.
+apply_recorded`); each change goes to its kind's operations
+(:mod:`portway_aws.deploy.kinds`). What is AWS's own: the state bucket is created
+first, and a destroy that would delete a bucket still holding objects is refused
+before any change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from portway.deploy import ChangeKind, Plan
-from portway.errors import DeployError, PortwayError
+from portway.deploy.execute import apply_recorded, carry_out
+from portway.deploy.reconcile import ResourceChange
+from portway.errors import DeployError
 from portway_aws.deploy import record as records
 from portway_aws.deploy.kinds import ApplyContext, operations
-from portway_aws.deploy.planner import AwsChange
 from portway_aws.deploy.resources import AwsResource, Kind
 
 if TYPE_CHECKING:
     from portway_aws.naming import Names
     from portway_aws.session import AwsClients
-
-_MARK = {ChangeKind.CREATE: "+", ChangeKind.UPDATE: "~", ChangeKind.DELETE: "-"}
 
 
 def apply_plan(
@@ -39,34 +38,22 @@ def apply_plan(
 
     Raises :class:`DeployError` naming the change that failed; what was done stays done.
     """
-    changes = [c for c in plan.changes if isinstance(c, AwsChange)]
-    if len(changes) != len(plan.changes):
+    changes = [c for c in plan.changes if isinstance(c, ResourceChange)]
+    if plan.provider != "aws" or len(changes) != len(plan.changes):
         raise DeployError("this plan was not made by the aws provider; run the command again")
     _refuse_to_lose_data(changes, clients)
     records.ensure_state_bucket(clients, names)
-    operation = "destroy" if desired is None else "deploy"
-    records.acquire_lock(clients, names, operation)
-    try:
-        previous = records.read_record(clients, names)
-        context = ApplyContext(clients, names, code, progress)
-        total = len(changes)
-        for number, change in enumerate(changes, start=1):
-            mark = _MARK[change.kind]
-            progress(f"[{number}/{total}] {mark} {change.resource_type} {change.name}")
-            _apply_one(context, change)
-        if desired is None:
-            if previous is not None:
-                records.delete_record(clients, names)
-        else:
-            record = records.Record(
-                names.app, names.stage, records.recorded(desired), records.now()
-            )
-            records.write_record(clients, names, record, previous)
-    finally:
-        records.release_lock(clients, names)
+    context = ApplyContext(clients, names, code, progress)
+    apply_recorded(
+        records.stage_records(clients, names),
+        changes,
+        lambda change: carry_out(change, operations(Kind(change.resource_type)), context),
+        record=None if desired is None else records.deploy_record(names, desired),
+        progress=progress,
+    )
 
 
-def _refuse_to_lose_data(changes: Sequence[AwsChange], clients: AwsClients) -> None:
+def _refuse_to_lose_data(changes: Sequence[ResourceChange[Any, Any]], clients: AwsClients) -> None:
     """Stop before any change if a bucket to delete holds objects: portway never deletes data.
 
     Checked up front (one listing call per bucket to delete), so a destroy does not stop
@@ -89,24 +76,3 @@ def _refuse_to_lose_data(changes: Sequence[AwsChange], clients: AwsClients) -> N
             f"was changed. Empty them first if their objects can go ({commands}), then run "
             f"the command again"
         )
-
-
-def _apply_one(context: ApplyContext, change: AwsChange) -> None:
-    kind = Kind(change.resource_type)
-    kind_operations = operations(kind)
-    try:
-        if change.kind is ChangeKind.CREATE and change.resource is not None:
-            kind_operations.create(context, change.resource)
-        elif change.kind is ChangeKind.UPDATE and change.resource and change.observed:
-            kind_operations.update(context, change.resource, change.observed)
-        elif change.kind is ChangeKind.DELETE and change.observed is not None:
-            kind_operations.delete(context, change.observed)
-        else:
-            raise DeployError(f"{change.kind} {kind} {change.name}: the plan lacks its resource")
-    except PortwayError:
-        raise
-    except Exception as error:
-        raise DeployError(
-            f"{change.kind} {kind} {change.name} failed: {type(error).__name__}: {error}; "
-            f"run the command again: it resumes where this one stopped"
-        ) from None

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from portway.deploy import reconcile
+from portway.deploy.execute import console_progress
 from portway.errors import ConfigError
 from portway_aws.deploy import record as records
 from portway_aws.deploy.apply import apply_plan
 from portway_aws.deploy.observe import observe
-from portway_aws.deploy.planner import plan_deploy, plan_destroy
 from portway_aws.naming import Names
 from portway_aws.session import AwsClients
 
@@ -30,16 +31,9 @@ if TYPE_CHECKING:
     from portway_aws.deploy.resources import AwsResource
     from portway_aws.package import LambdaArtifact
 
+PROVIDER = "aws"
 Architecture = Literal["x86_64", "arm64"]
 ARCHITECTURES: tuple[Architecture, ...] = ("x86_64", "arm64")
-
-
-def console_progress(line: str) -> None:
-    """One line of deploy progress on the terminal (rich; plain when not a terminal)."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
 
 
 def lambda_runtime() -> str:
@@ -123,18 +117,15 @@ class Deployment:
         self.names  # noqa: B018 -- reach AWS first: a wrong profile fails before the build
         desired = self.desired
         found = observe(self.aws, self.names)
-        return plan_deploy(
-            self.app_name,
-            self.stage.name,
-            desired,
-            found,
-            records.read_record(self.aws, self.names),
+        record = records.stage_records(self.aws, self.names).read()
+        return reconcile.plan_deploy(
+            PROVIDER, self.app_name, self.stage.name, desired, found, record
         )
 
     def plan_destroy(self) -> Plan:
         found = observe(self.aws, self.names)
-        record = records.read_record(self.aws, self.names)
-        return plan_destroy(self.app_name, self.stage.name, found, record)
+        record = records.stage_records(self.aws, self.names).read()
+        return reconcile.plan_destroy(PROVIDER, self.app_name, self.stage.name, found, record)
 
     def apply(self, plan: Plan, *, destroy: bool = False) -> None:
         if destroy:
@@ -149,20 +140,4 @@ class Deployment:
     def status(self) -> dict[str, Any]:
         """Deployed versus declared: missing, changed and extra resources (drift)."""
         found = observe(self.aws, self.names)
-        wanted = {r.key: r for r in self.desired}
-        missing = [f"{r.kind} {r.name}" for key, r in wanted.items() if key not in found]
-        changed = [
-            f"{r.kind} {r.name}"
-            for key, r in wanted.items()
-            if key in found and found[key].spec_hash != r.spec_hash
-        ]
-        extra = [f"{o.kind} {o.name}" for key, o in found.items() if key not in wanted]
-        return {
-            "app": self.app_name,
-            "stage": self.stage.name,
-            "provider": "aws",
-            "in_sync": not (missing or changed or extra),
-            "missing": sorted(missing),
-            "changed": sorted(changed),
-            "extra": sorted(extra),
-        }
+        return reconcile.drift(PROVIDER, self.app_name, self.stage.name, self.desired, found)

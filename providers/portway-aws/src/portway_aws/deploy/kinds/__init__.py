@@ -22,12 +22,12 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from portway_aws.deploy.resources import Kind
+from portway.deploy import execute
+from portway_aws.deploy.resources import AwsResource, Kind, Observed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from portway_aws.deploy.resources import AwsResource, Observed
     from portway_aws.naming import Names
     from portway_aws.session import AwsClients
 
@@ -46,14 +46,10 @@ class ApplyContext:
     progress: Callable[[str], None] = print
 
 
-class KindOperations(Protocol):
+class KindOperations(execute.KindOperations[ApplyContext, AwsResource, Observed], Protocol):
+    """The core's per-kind contract (:class:`portway.deploy.execute.KindOperations`)."""
+
     kind: Kind
-
-    def create(self, context: ApplyContext, resource: AwsResource) -> None: ...
-
-    def update(self, context: ApplyContext, resource: AwsResource, observed: Observed) -> None: ...
-
-    def delete(self, context: ApplyContext, observed: Observed) -> None: ...
 
 
 _MODULES = {

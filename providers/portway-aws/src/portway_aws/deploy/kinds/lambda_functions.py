@@ -10,12 +10,12 @@ by a deploy cut short converges it instead of failing.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from portway.deploy.execute import settle
 from portway.errors import DeployError
 from portway_aws.deploy.kinds.errors import ResourceCalls, error_codes, error_message
 from portway_aws.deploy.resources import Kind
@@ -170,31 +170,39 @@ def _while_role_settles(
     /,
     **kwargs: Any,
 ) -> Any:
-    """Call ``method``, trying again (bounded) while AWS cannot use a new role yet.
+    """Call ``method``, trying again (bounded, :func:`portway.deploy.execute.settle`)
+    while AWS cannot use a new role yet.
 
     Returns ``None`` when the call fails with one of the codes ``already``.
     """
-    tries = len(ROLE_RETRY_DELAYS) + 1
-    for attempt in range(tries):
+
+    def attempt() -> Any:
         try:
             return method(**kwargs)
         except ClientError as error:
             if error_codes(error) & set(already):
                 return None
-            if not _role_not_ready(error):
-                raise calls.failure(error, method) from None
-            if attempt + 1 == tries:
-                raise DeployError(
-                    f"{calls.failure(error, method)}; still refused after {tries} tries: check "
-                    f"that the role exists, that its trust policy names the service, and that "
-                    f"its policy grants what the message names"
-                ) from None
-            context.progress(
+            raise
+
+    tries = len(ROLE_RETRY_DELAYS) + 1
+    try:
+        return settle(
+            attempt,
+            delays=ROLE_RETRY_DELAYS,
+            passing=lambda error: isinstance(error, ClientError) and _role_not_ready(error),
+            waiting=lambda number, tries: context.progress(
                 f"{calls.kind} {calls.name}: waiting for its IAM role to be usable "
-                f"(IAM is eventually consistent), try {attempt + 2} of {tries}"
-            )
-            time.sleep(ROLE_RETRY_DELAYS[attempt])
-    raise AssertionError("unreachable")  # the loop returns or raises
+                f"(IAM is eventually consistent), try {number} of {tries}"
+            ),
+        )
+    except ClientError as error:
+        if not _role_not_ready(error):
+            raise calls.failure(error, method) from None
+        raise DeployError(
+            f"{calls.failure(error, method)}; still refused after {tries} tries: check "
+            f"that the role exists, that its trust policy names the service, and that "
+            f"its policy grants what the message names"
+        ) from None
 
 
 def _role_not_ready(error: ClientError) -> bool:
