@@ -103,6 +103,7 @@ class AzuriteHarness(Harness):
         self._watcher: BlobWatcher | None = None
         self._http: HttpHost | None = None
         self._created: list[tuple[str, str]] = []
+        self._clients: list[Any] = []  # storage service clients of the played host
         self._lock = threading.Lock()
         self._activity: list[str] = []
 
@@ -254,6 +255,7 @@ class AzuriteHarness(Harness):
                     service = QueueServiceClient.from_connection_string(
                         environment[str(trigger["connection"])]
                     )
+                    self._clients.append(service)
                     queue = str(trigger["queueName"])
                     listener = QueueListener(
                         name,
@@ -285,6 +287,7 @@ class AzuriteHarness(Harness):
         assert self._player is not None
         player = self._player
         service = BlobServiceClient.from_connection_string(self._connection)
+        self._clients.append(service)
         watcher = self._watcher = BlobWatcher(
             [service.get_container_client(c) for c in containers],
             lambda container, key: player.blob_created(system_topic, container, key),
@@ -306,6 +309,9 @@ class AzuriteHarness(Harness):
             if thread.is_alive():
                 thread.join(_JOIN_TIMEOUT)
         self._listeners, self._timers, self._watcher = {}, {}, None
+        for client in self._clients:
+            client.close()
+        self._clients = []
         if self._http is not None:
             self._http.stop()
             self._http = None
