@@ -462,10 +462,14 @@ def test_a_missing_permission_names_the_operation_and_the_resource() -> None:
     assert "lacks the permission for pubsub.topics.create" in str(caught.value)
 
 
-def test_a_call_naming_a_new_service_account_is_tried_again_until_it_propagates() -> None:
+@pytest.mark.parametrize("refusal", [exceptions.InvalidArgument, exceptions.BadRequest])
+def test_a_call_naming_a_new_service_account_is_tried_again_until_it_propagates(
+    refusal: type[exceptions.GoogleAPICallError],
+) -> None:
+    # gRPC APIs refuse with InvalidArgument, the REST ones (Cloud Storage) with 400.
     calls = ResourceCalls(CallLog(), "functions:function", "f")
     answers: list[Exception | str] = [
-        exceptions.InvalidArgument("Service account a@p.iam.gserviceaccount.com does not exist."),
+        refusal("Service account a@p.iam.gserviceaccount.com does not exist."),
         "created",
     ]
 

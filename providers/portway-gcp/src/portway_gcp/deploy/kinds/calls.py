@@ -94,7 +94,8 @@ class ResourceCalls:
         fails with one of ``harmless``."""
         from google.api_core import exceptions
 
-        refused = (exceptions.InvalidArgument, exceptions.NotFound, exceptions.FailedPrecondition)
+        # BadRequest covers the REST APIs' 400 and gRPC's InvalidArgument (its subclass).
+        refused = (exceptions.BadRequest, exceptions.NotFound, exceptions.FailedPrecondition)
         for delay in (*delays, None):
             try:
                 return self.log.write(operation, method, *args, **kwargs)
