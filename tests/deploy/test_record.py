@@ -11,17 +11,20 @@ import json
 import socket
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from portway.deploy.record import (
     Record,
     RecordedResource,
+    RecordStore,
     StageRecords,
     lock_key,
     record_key,
 )
 from portway.errors import DeployError
+from portway.testing.record_store import check_record_store
 
 QUEUE = RecordedResource(
     "test:queue", "jobs", "0123456789abcdef", {"retention": 60}, "queue jobs", {"arn": "arn:q"}
@@ -152,3 +155,23 @@ def test_the_lock_is_released_when_the_locked_block_fails(stage: StageRecords) -
         deploy()
     assert held == [True]
     assert stage.store.read(stage.lock_key) is None
+
+
+def test_the_memory_store_keeps_the_record_store_contract(stage: StageRecords) -> None:
+    check_record_store(stage.store, "deployments/demo/contract.json")
+
+
+def test_the_contract_check_catches_a_store_that_ignores_versions(stage: StageRecords) -> None:
+    class Careless:
+        def __init__(self, inner: RecordStore) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def replace(self, key: str, body: bytes, version: str) -> bool:
+            stored = self.inner.read(key)  # whatever the caller read: last writer wins
+            return stored is not None and self.inner.replace(key, body, stored[1] or "")
+
+    with pytest.raises(AssertionError, match="replace on a stale version succeeded"):
+        check_record_store(Careless(stage.store), "deployments/demo/careless.json")

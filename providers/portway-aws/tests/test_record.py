@@ -9,13 +9,14 @@ import sys
 import boto3
 import pytest
 from portway_aws.deploy import record as records
-from portway_aws.deploy.record import deploy_record, stage_records
+from portway_aws.deploy.record import S3RecordStore, deploy_record, stage_records
 from portway_aws.deploy.resources import AwsResource, Kind
 from portway_aws.naming import Names
 from portway_aws.session import AwsClients
 
 from portway.deploy.record import Record, StageRecords
 from portway.errors import DeployError
+from portway.testing.record_store import check_record_store
 
 NAMES = Names("demo", "test", "123456789012", "eu-west-1")
 QUEUE = AwsResource(Kind.SQS_QUEUE, "demo-test-jobs", "arn:jobs", "queue jobs", {"a": 1})
@@ -109,3 +110,7 @@ def test_a_lock_left_by_a_killed_deploy_on_this_machine_is_taken_over(
     body = boto3.client("s3").get_object(Bucket=NAMES.state_bucket, Key="locks/demo/test.json")
     assert json.loads(body["Body"].read())["pid"] != holder["pid"]
     stage.release()
+
+
+def test_the_s3_store_keeps_the_record_store_contract(clients: AwsClients) -> None:
+    check_record_store(S3RecordStore(clients, NAMES.state_bucket), "deployments/demo/c.json")

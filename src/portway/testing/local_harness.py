@@ -11,24 +11,20 @@ SIGTERM, the runtime's graceful stop, and removes the folder.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from portway.errors import PortwayError
-from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
+from portway.testing.harness import DeadLetter, HttpReply, tail
+from portway.testing.workspace import HarnessError, WorkspaceHarness, request_local
 
 if TYPE_CHECKING:
-    from portway.capabilities import Capabilities
     from portway.config import ProjectConfig
     from portway.dataplane import Binding
     from portway.model import Pipeline
@@ -37,47 +33,35 @@ STAGE = "conformance"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 
-
-class HarnessError(PortwayError):
-    """The local runtime could not be started or answered wrongly (its output attached)."""
+__all__ = ["HarnessError", "LocalHarness"]
 
 
-class LocalHarness(Harness):
+class LocalHarness(WorkspaceHarness):
     """Runs the pipeline with ``portway run`` on a temporary local stage.
 
     ``workers``: worker processes of the runtime (two keep a slow handler from
     holding up the rest). ``keep``: leave the temporary folder behind, to inspect.
     """
 
+    provider = "local"
     latency = 20.0
     poll_interval = 0.05
 
     def __init__(self, *, workers: int = 2, keep: bool = False) -> None:
+        super().__init__(keep=keep)
         self.workers = workers
-        self.keep = keep
-        self.folder: Path | None = None
         self.port: int | None = None
         self._pipeline: Pipeline | None = None
         self._config: ProjectConfig | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
-    @property
-    def name(self) -> str:
-        return "local"
-
-    @property
-    def capabilities(self) -> Capabilities:
-        from portway.providers import registry
-
-        return registry().spec("local").capabilities
-
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self, app: str, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
         self._config = None
-        self.folder = Path(tempfile.mkdtemp(prefix="portway-conformance-"))
+        self.folder = self.open_workspace()
         state = self.folder / "state"
         (self.folder / "portway.toml").write_text(
             f'app = "{app}"\n\n[stages.{STAGE}]\nprovider = "local"\npath = "{state}"\n',
@@ -128,8 +112,7 @@ class LocalHarness(Harness):
         if self._log is not None:
             self._log.close()
             self._log = None
-        if self.folder is not None and not self.keep:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        self.close_workspace()
 
     def diagnostics(self) -> str:
         if self.folder is None:
@@ -189,14 +172,4 @@ class LocalHarness(Harness):
         self._deployed()
         if self.port is None:
             raise HarnessError("the pipeline has no HTTP route, so portway run serves no port")
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=dict(headers or {}))
-            response = connection.getresponse()
-            return HttpReply(
-                response.status,
-                {name.lower(): value for name, value in response.getheaders()},
-                response.read(),
-            )
-        finally:
-            connection.close()
+        return request_local(self.port, method, path, body=body, headers=headers)

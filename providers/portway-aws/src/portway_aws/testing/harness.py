@@ -25,26 +25,24 @@ CloudWatch Logs on AWS.
 from __future__ import annotations
 
 import contextlib
-import http.client
-import importlib.util
-import os
 import re
-import shutil
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from portway.errors import PortwayError
 from portway.model import Queue
 from portway.model.triggers import HttpTrigger, MessageTrigger
-from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
+from portway.testing.harness import DeadLetter, HttpReply
+from portway.testing.workspace import (
+    HarnessError,
+    WorkspaceHarness,
+    copy_pipeline_module,
+    request_local,
+)
 from portway_aws.testing.moto import MotoServer, configured_endpoint
 
 if TYPE_CHECKING:
-    from portway.capabilities import Capabilities
     from portway.config import StageConfig
     from portway.dataplane import Binding, DataPlane
     from portway.model import Pipeline
@@ -66,12 +64,10 @@ _UNSET_WHILE_RUNNING = ("AWS_PROFILE",)
 _FAILURE_LINE = re.compile(r"^portway: (?P<function>[^:]+): (?P<what>.+?) failed: (?P<reason>.+)$")
 _JOIN_TIMEOUT = 5.0
 
-
-class HarnessError(PortwayError):
-    """The pipeline could not be deployed on moto or played (the logs attached)."""
+__all__ = ["AwsMotoHarness", "HarnessError", "copy_pipeline_module"]
 
 
-class AwsMotoHarness(Harness):
+class AwsMotoHarness(WorkspaceHarness):
     """Deploys the pipeline on a moto server and plays Lambda and Scheduler against it.
 
     ``endpoint``: a running moto server to use (default: ``PORTWAY_AWS_CONFORMANCE_ENDPOINT``,
@@ -80,11 +76,12 @@ class AwsMotoHarness(Harness):
 
     latency = 30.0
     poll_interval = 0.2
+    provider = "aws"
+    workspace_prefix = "portway-aws-conformance-"
 
     def __init__(self, *, endpoint: str | None = None, keep: bool = False) -> None:
+        super().__init__(keep=keep)
         self.endpoint = endpoint
-        self.keep = keep
-        self.folder: Path | None = None
         self.deployment: Deployment | None = None
         self._pipeline: Pipeline | None = None
         self._stage: StageConfig | None = None
@@ -95,21 +92,10 @@ class AwsMotoHarness(Harness):
         self._pollers: list[QueuePoller] = []
         self._schedules: dict[str, SchedulePlayer] = {}
         self._urls: FunctionUrlServer | None = None
-        self._saved_environment: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self._reasons: dict[str, str] = {}
         self._deliveries: Counter[str] = Counter()
         self._activity: list[str] = []
-
-    @property
-    def name(self) -> str:
-        return "aws"
-
-    @property
-    def capabilities(self) -> Capabilities:
-        from portway.providers import registry
-
-        return registry().spec("aws").capabilities
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -122,8 +108,8 @@ class AwsMotoHarness(Harness):
         self._reasons.clear()
         self._deliveries.clear()
         self._activity.clear()
-        self.folder = Path(tempfile.mkdtemp(prefix="portway-aws-conformance-"))
-        self._set_environment()
+        self.folder = self.open_workspace()
+        self.set_environment({**CREDENTIALS, **dict.fromkeys(_UNSET_WHILE_RUNNING)})
         endpoint = self.endpoint or configured_endpoint()
         if endpoint is None:
             self._moto = MotoServer(self.folder / "moto.log")
@@ -158,16 +144,6 @@ class AwsMotoHarness(Harness):
         from portway.providers import registry
 
         self._dataplane = registry().provider("aws").connect(pipeline, self._stage)
-
-    def _set_environment(self) -> None:
-        changes: dict[str, str | None] = {**CREDENTIALS}
-        changes.update(dict.fromkeys(_UNSET_WHILE_RUNNING))
-        for name, value in changes.items():
-            self._saved_environment[name] = os.environ.get(name)
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
     def _play(self, deployment: Deployment, endpoint: str) -> None:
         """Start a worker per function, then the pollers, schedules and function URLs."""
@@ -267,14 +243,7 @@ class AwsMotoHarness(Harness):
             with contextlib.suppress(Exception):  # best effort on a shared moto
                 self.deployment.apply(self.deployment.plan_destroy(), destroy=True)
         self.deployment = None
-        for name, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environment = {}
-        if self.folder is not None and not self.keep:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        self.close_workspace()
 
     def diagnostics(self) -> str:
         if self.folder is None:
@@ -283,11 +252,7 @@ class AwsMotoHarness(Harness):
         with self._lock:
             if self._activity:
                 parts.append("invocations:\n" + "\n".join(self._activity[-40:]))
-        for path in sorted(self.folder.glob("*.log")):
-            with contextlib.suppress(OSError):
-                text = path.read_text(encoding="utf-8", errors="replace")
-                if text.strip():
-                    parts.append(f"{path.name}:\n{tail(text, 30)}")
+        parts.extend(self.log_tails(30))
         for poller in self._pollers:
             if poller.errors:
                 parts.append(f"poller {poller.name}: " + "; ".join(poller.errors[-5:]))
@@ -385,33 +350,7 @@ class AwsMotoHarness(Harness):
         self._deployed()
         if self._urls is None:
             raise HarnessError("the pipeline has no function URL to serve")
-        connection = http.client.HTTPConnection("127.0.0.1", self._urls.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=dict(headers or {}))
-            response = connection.getresponse()
-            return HttpReply(
-                response.status,
-                {name.lower(): value for name, value in response.getheaders()},
-                response.read(),
-            )
-        finally:
-            connection.close()
-
-
-def copy_pipeline_module(app: str, project: Path) -> str:
-    """Copy ``app``'s module into ``project`` as a top-level module; return the new ``app``.
-
-    The Lambda zip leaves ``portway.testing`` out, so the conformance pipeline travels as
-    the project's own code. The module must import only installed packages (the
-    conformance pipeline imports public ``portway`` names only).
-    """
-    module, _, attribute = app.partition(":")
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-        raise HarnessError(f"cannot find the source file of {module!r} to deploy it")
-    top_level = module.rpartition(".")[2]
-    shutil.copyfile(spec.origin, project / f"{top_level}.py")
-    return f"{top_level}:{attribute or 'app'}"
+        return request_local(self._urls.port, method, path, body=body, headers=headers)
 
 
 def event_source_mappings(aws: Any, physical: str, function: str) -> list[Any]:
