@@ -27,7 +27,9 @@ from portway import Pipeline
 from portway.cli.main import app as cli
 from portway.config import StageConfig, load_project
 from portway.deploy import ChangeKind
+from portway.errors import DeployError
 from portway.loading import load_pipeline
+from portway.testing.ports import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 STAGE = "gcp-local"
@@ -423,3 +425,21 @@ def test_observing_reads_grow_with_kinds_not_with_functions(
     # The record (metadata, body) and one list per kind: 8, for 10 functions or 100.
     assert len(again.log.reads) == 8
     assert again.log.writes == []
+
+
+def test_an_emulator_that_is_down_is_named_at_once(tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there
+    settings = {
+        "project": "proj-down",
+        "region": "europe-west1",
+        "pubsub_endpoint": f"127.0.0.1:{closed}",
+        "storage_endpoint": f"http://127.0.0.1:{closed}",
+        "api_endpoint": f"http://127.0.0.1:{closed}",
+        "iam_endpoint": f"127.0.0.1:{closed}",
+    }
+    stage = StageConfig("test", "gcp", settings, root=tmp_path, app="pipeline:app")
+    down = GcpDeployment("small", stage, small_pipeline(256), source=empty_source(tmp_path))
+    with pytest.raises(
+        DeployError, match=f"nothing answers at pubsub_endpoint = '127.0.0.1:{closed}'"
+    ):
+        down.plan()

@@ -21,7 +21,9 @@ read-only lookup (Cloud Storage's service agent of the project).
 from __future__ import annotations
 
 import functools
+import socket
 import sys
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,32 @@ def python_runtime() -> str:
     """The Cloud Run functions runtime matching this interpreter (``python312``): the
     zip's requirements are pinned to what is installed here."""
     return f"python{sys.version_info.major}{sys.version_info.minor}"
+
+
+#: How long an emulator may take to accept a connection before deploy says it is down.
+EMULATOR_CONNECT_TIMEOUT = 3.0
+_ENDPOINTS = ("pubsub_endpoint", "storage_endpoint", "api_endpoint", "iam_endpoint")
+
+
+def check_emulators(stage: StageConfig) -> None:
+    """Fail at once, naming the setting, when an emulator endpoint of ``stage`` refuses
+    connections (Google's clients would retry a refused connection for two minutes)."""
+    for setting in _ENDPOINTS:
+        endpoint = str(stage.settings.get(setting) or "")
+        if not endpoint:
+            continue
+        location = urllib.parse.urlsplit(endpoint if "//" in endpoint else f"//{endpoint}")
+        host, port = location.hostname, location.port
+        if host is None or port is None:
+            continue
+        try:
+            socket.create_connection((host, port), timeout=EMULATOR_CONNECT_TIMEOUT).close()
+        except OSError as error:
+            raise DeployError(
+                f"stage {stage.name!r}: nothing answers at {setting} = {endpoint!r} ({error}); "
+                f"start the emulator (the stage's comment in {stage.source} says how), or fix "
+                f"the endpoint"
+            ) from None
 
 
 @dataclass
@@ -116,7 +144,7 @@ class GcpDeployment:
                 self.gcp.storage.get_service_account_email,
                 project=self.gcp.project,
             )
-        except exceptions.GoogleAPICallError as error:
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
             operation = "storage.projects.serviceAccount.get"
             raise DeployError(
                 f"cannot find the number of project {self.gcp.project!r} ({error}); "
@@ -157,12 +185,21 @@ class GcpDeployment:
         )
 
     def _observe(self) -> tuple[dict[tuple[Kind, str], Observed], records.Record | None]:
+        self.reachable  # noqa: B018 -- an emulator that is down fails in a second
         record = records.read_record(self.gcp.storage, self.names, self.log)
         return observe(self.gcp, self.names, record, self.log), record
+
+    @functools.cached_property
+    def reachable(self) -> bool:
+        """Checked once: on an emulator stage, every endpoint accepts connections."""
+        if self.gcp.emulated:
+            check_emulators(self.stage)
+        return True
 
     def plan(self) -> Plan:
         """What a deploy would change: read-only calls only."""
         self.skips  # noqa: B018 -- a bad emulator_skips fails before the build
+        self.reachable  # noqa: B018 -- and so does an emulator that is down
         desired = self.desired
         found, record = self._observe()
         return plan_deploy(self.app_name, self.stage.name, desired, found, record)

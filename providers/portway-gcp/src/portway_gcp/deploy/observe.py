@@ -110,7 +110,7 @@ def observe(
         try:
             for resource in reader(clients, names, log):
                 found[resource.key] = resource
-        except exceptions.GoogleAPICallError as error:
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
             raise DeployError(
                 f"cannot read what is deployed for {names.prefix!r} in project "
                 f"{names.project!r}: {operation} failed: {type(error).__name__}: "

@@ -148,7 +148,7 @@ def read_record(storage: Any, names: Names, log: CallLog) -> Record | None:
         )
     except exceptions.NotFound:  # the state bucket itself is missing: never deployed
         return None
-    except exceptions.GoogleAPICallError as error:
+    except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
         raise DeployError(
             f"cannot read the deploy record {_location(names, names.record_key)}: {error}; "
             f"the deploying identity needs storage.objects.get on the bucket"
@@ -176,7 +176,7 @@ def ensure_state_bucket(storage: Any, names: Names, log: CallLog) -> None:
             log.write("storage.buckets.patch", bucket.patch)
     except exceptions.Conflict:
         return  # created meanwhile by another deploy, or ours from a run cut short
-    except exceptions.GoogleAPICallError as error:
+    except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
         raise DeployError(
             f"cannot create the state bucket {names.state_bucket!r}: {error}; the deploying "
             f"identity needs storage.buckets.create on project {names.project!r}"
@@ -205,7 +205,7 @@ def write_record(
             f"deploy ran (another deploy finished first); run 'portway deploy --stage "
             f"{names.stage}' again to reconcile"
         ) from None
-    except exceptions.GoogleAPICallError as error:
+    except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
         raise DeployError(
             f"cannot write the deploy record {_location(names, names.record_key)}: {error}"
         ) from None
@@ -248,7 +248,7 @@ def acquire_lock(storage: Any, names: Names, operation: str, log: CallLog) -> in
         return int(blob.generation) if blob.generation else None
     except exceptions.PreconditionFailed:
         pass
-    except exceptions.GoogleAPICallError as error:
+    except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
         raise DeployError(f"cannot take the deploy lock: {error}") from None
     current, generation = _read_lock(storage, names, log)
     if current and _holder_is_dead(current):

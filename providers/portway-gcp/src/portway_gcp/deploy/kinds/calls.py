@@ -105,7 +105,7 @@ class ResourceCalls:
                 if delay is None or not _NOT_YET.search(str(error)):
                     raise self.failure(operation, error) from None
                 time.sleep(delay)
-            except exceptions.GoogleAPICallError as error:
+            except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
                 raise self.failure(operation, error) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -139,7 +139,7 @@ class ResourceCalls:
             return self.log.read(operation, method, *args, **kwargs)
         except harmless:
             return None
-        except exceptions.GoogleAPICallError as error:
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
             raise self.failure(operation, error) from None
 
     def failure(self, operation: str, error: Exception) -> DeployError:
@@ -175,6 +175,11 @@ def fix_for(error: Exception, operation: str) -> str:
         )
     if isinstance(error, exceptions.TooManyRequests | exceptions.ResourceExhausted):
         return "a quota or rate limit is reached: run the command again in a minute, it resumes"
+    if isinstance(error, exceptions.RetryError):
+        return (
+            "Google Cloud did not answer in time (the network, or an emulator that is not "
+            "running): check the stage's endpoints and connection, then run the command again"
+        )
     if isinstance(error, exceptions.ServiceUnavailable | exceptions.InternalServerError):
         return "Google Cloud failed for a moment: run the command again, it resumes"
     return ""
