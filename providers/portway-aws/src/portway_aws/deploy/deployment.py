@@ -11,14 +11,14 @@ import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from portway.deploy import reconcile
+from portway.deploy.deployment import ReconciledDeployment
 from portway.deploy.execute import console_progress
 from portway.errors import ConfigError
 from portway_aws.deploy import record as records
 from portway_aws.deploy.apply import apply_plan
-from portway_aws.deploy.observe import observe
+from portway_aws.deploy.observe import observe as observe_deployment
 from portway_aws.naming import Names
 from portway_aws.session import AwsClients
 
@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 
     from portway.config import StageConfig
     from portway.deploy import Plan
+    from portway.deploy.record import Record
     from portway.model import Pipeline
-    from portway_aws.deploy.resources import AwsResource
+    from portway_aws.deploy.resources import AwsResource, Kind, Observed
     from portway_aws.package import LambdaArtifact
 
-PROVIDER = "aws"
 Architecture = Literal["x86_64", "arm64"]
 ARCHITECTURES: tuple[Architecture, ...] = ("x86_64", "arm64")
 
@@ -42,8 +42,14 @@ def lambda_runtime() -> str:
 
 
 @dataclass
-class Deployment:
-    """The deployment of app ``app_name`` on ``stage``; ``pipeline`` is ``None`` for destroy."""
+class Deployment(ReconciledDeployment):
+    """The deployment of app ``app_name`` on ``stage``; ``pipeline`` is ``None`` for destroy.
+
+    ``plan``, ``plan_destroy``, ``status``, ``deploy`` and ``destroy`` are the core's
+    (:class:`~portway.deploy.deployment.ReconciledDeployment`); AWS supplies the stages.
+    """
+
+    provider_name = "aws"
 
     app_name: str
     stage: StageConfig
@@ -115,17 +121,13 @@ class Deployment:
     def plan(self) -> Plan:
         """What a deploy would change: read-only calls only."""
         self.names  # noqa: B018 -- reach AWS first: a wrong profile fails before the build
-        desired = self.desired
-        found = observe(self.aws, self.names)
-        record = records.stage_records(self.aws, self.names).read()
-        return reconcile.plan_deploy(
-            PROVIDER, self.app_name, self.stage.name, desired, found, record
-        )
+        return super().plan()
 
-    def plan_destroy(self) -> Plan:
-        found = observe(self.aws, self.names)
-        record = records.stage_records(self.aws, self.names).read()
-        return reconcile.plan_destroy(PROVIDER, self.app_name, self.stage.name, found, record)
+    def observe(self) -> dict[tuple[Kind, str], Observed]:
+        return observe_deployment(self.aws, self.names)
+
+    def read_record(self) -> Record | None:
+        return records.stage_records(self.aws, self.names).read()
 
     def apply(self, plan: Plan, *, destroy: bool = False) -> None:
         if destroy:
@@ -136,8 +138,3 @@ class Deployment:
         apply_plan(
             plan, self.aws, self.names, desired=self.desired, code=code, progress=self.progress
         )
-
-    def status(self) -> dict[str, Any]:
-        """Deployed versus declared: missing, changed and extra resources (drift)."""
-        found = observe(self.aws, self.names)
-        return reconcile.drift(PROVIDER, self.app_name, self.stage.name, self.desired, found)
