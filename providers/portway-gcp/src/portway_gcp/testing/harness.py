@@ -128,6 +128,8 @@ class GcpEmulatorHarness(Harness):
         self._pipeline = pipeline
         self.folder = Path(tempfile.mkdtemp(prefix="portway-gcp-conformance-"))
         endpoints = self.endpoints or self._start_emulators(self.folder)
+        # Every Cloud Storage client (deploy, this data plane, the functions) goes through
+        # the front, so each object written is seen and notified, whoever writes it.
         self._front = StorageFront(endpoints.storage, self._object_finalized)
         self._front.start()
         self._relay = PushRelay()
