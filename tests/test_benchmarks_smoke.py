@@ -22,7 +22,7 @@ def test_benchmark_prints_its_ratios_as_json() -> None:
             "200",
             "--objects",
             "10",
-            "--aws-calls",
+            "--cloud-calls",
             "3",
             "--plan-sizes",
             "2,3",
@@ -50,3 +50,7 @@ def test_benchmark_prints_its_ratios_as_json() -> None:
     assert aws["handler_import"]["ratio_handler_to_bare"] > 0
     assert aws["plan"]["functions_3"]["noop_redeploy_mutating_calls"] == 0
     assert aws["plan"]["functions_3"]["plan_read_calls"] > 0
+    for cloud in ("gcp", "azure"):
+        figures = results[cloud]
+        assert figures["data_plane"]["ratio_queue_send"] > 0, cloud
+        assert figures["shim_import"]["ratio_shim_to_bare"] > 0, cloud
