@@ -14,17 +14,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import statistics
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from common import (
+    fresh_pipeline_module,
+    generated_project,
+    interleaved_ratios,
+    interpreter_medians_ms,
+)
 
 REGION = "eu-west-1"
 READ_ONLY = re.compile(r"\.(Get|List|Describe|Head)[A-Za-z]*$")
@@ -52,15 +56,6 @@ def moto_server() -> Iterator[str]:
         os.environ.clear()
         os.environ.update(saved)
         server.stop()
-
-
-def _median_ms(call: Callable[[], Any], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def data_plane(calls: int) -> dict[str, Any]:
@@ -106,36 +101,13 @@ def data_plane(calls: int) -> dict[str, Any]:
             lambda: sns.publish(TopicArn=topic_arn, Message=body.decode()),
         ),
     }
-    figures: dict[str, Any] = {"calls": calls}
     with bind(clients):
-        for name, (portway_call, raw_call) in pairs.items():
-            portway_call(), raw_call()  # warm both paths
-            ours, raw = [], []
-            for _ in range(calls):  # interleaved, so machine load hits both alike
-                ours.append(_median_ms(portway_call, 1))
-                raw.append(_median_ms(raw_call, 1))
-            ours_ms, raw_ms = statistics.median(ours), statistics.median(raw)
-            figures[f"{name}_portway_ms"] = round(ours_ms, 3)
-            figures[f"{name}_raw_ms"] = round(raw_ms, 3)
-            figures[f"ratio_{name}"] = round(ours_ms / raw_ms, 3)
-    return figures
+        return interleaved_ratios(pairs, calls)
 
 
 def handler_import(runs: int) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="portway-bench-pyc-")
-
-    def wall(code: str) -> float:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, env=env)
-        return time.perf_counter() - start
-
-    wall("import portway_aws.handler")  # compile once into the private cache
-    bare, shim = [], []
-    for _ in range(runs):
-        bare.append(wall("pass"))
-        shim.append(wall("import portway_aws.handler"))
-    bare_ms, shim_ms = statistics.median(bare) * 1000, statistics.median(shim) * 1000
+    medians = interpreter_medians_ms({"bare": "pass", "shim": "import portway_aws.handler"}, runs)
+    bare_ms, shim_ms = medians["bare"], medians["shim"]
     return {
         "runs": runs,
         "bare_interpreter_ms": round(bare_ms, 1),
@@ -144,32 +116,15 @@ def handler_import(runs: int) -> dict[str, Any]:
     }
 
 
-def _generated_project(root: Path, functions: int, endpoint: str) -> Path:
-    lines = [
-        "from portway import Message, Pipeline",
-        'app = Pipeline("bench-plan")',
-        'lake = app.bucket("lake")',
-    ]
-    for number in range(functions):
-        lines += [
-            f'q{number} = app.queue("queue-{number:03d}")',
-            f"@app.on_message(q{number}, uses=[lake.write()])",
-            f"def work_{number:03d}(msg: Message) -> None: ...",
-        ]
-    root.mkdir(parents=True)
-    (root / "pipeline.py").write_text("\n".join(lines) + "\n")
-    (root / "portway.toml").write_text(
-        textwrap.dedent(
-            f"""
-            app = "pipeline:app"
-            [stages.bench]
-            provider = "aws"
-            region = "{REGION}"
-            endpoint_url = "{endpoint}"
-            """
-        )
+def stage_toml(endpoint: str) -> str:
+    return textwrap.dedent(
+        f"""
+        [stages.bench]
+        provider = "aws"
+        region = "{REGION}"
+        endpoint_url = "{endpoint}"
+        """
     )
-    return root
 
 
 def plan_calls(endpoint: str, sizes: tuple[int, ...]) -> dict[str, Any]:
@@ -184,40 +139,40 @@ def plan_calls(endpoint: str, sizes: tuple[int, ...]) -> dict[str, Any]:
     workspace = Path(tempfile.mkdtemp(prefix="portway-bench-plan-"))
     try:
         for size in sizes:
-            for name in [m for m in sys.modules if m == "pipeline"]:
-                del sys.modules[name]
             urllib.request.urlopen(
                 urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
             ).close()
-            root = _generated_project(workspace / f"p{size}", size, endpoint)
-            config = load_project(root)
-            stage = config.stage("bench")
-            pipeline = load_pipeline(config.app, config.root)
+            root = generated_project(workspace / f"p{size}", size, stage_toml(endpoint))
+            with fresh_pipeline_module(root):
+                config = load_project(root)
+                pipeline = load_pipeline(config.app, config.root)
+                stage = config.stage("bench")
 
-            def deployment(stage: StageConfig = stage, pipeline: Pipeline = pipeline) -> Deployment:
-                clients = AwsClients.for_stage(stage)
-                return Deployment(pipeline.name, stage, pipeline, clients, lambda _: None)
+                def deployment(
+                    stage: StageConfig = stage, pipeline: Pipeline = pipeline
+                ) -> Deployment:
+                    clients = AwsClients.for_stage(stage)
+                    return Deployment(pipeline.name, stage, pipeline, clients, lambda _: None)
 
-            first = deployment()
-            start = time.perf_counter()
-            first.apply(first.plan())
-            deploy_s = time.perf_counter() - start
-            second = deployment()
-            start = time.perf_counter()
-            plan = second.plan()
-            plan_s = time.perf_counter() - start
-            if not plan.is_empty:
-                second.apply(plan)
-            reads = [c for c in second.aws.calls if READ_ONLY.search(c)]
-            figures[f"functions_{size}"] = {
-                "resources": len(first.desired),
-                "first_deploy_s": round(deploy_s, 2),
-                "plan_read_calls": len(reads),
-                "plan_s": round(plan_s, 3),
-                "noop_redeploy_changes": len(plan.changes),
-                "noop_redeploy_mutating_calls": len(second.aws.calls) - len(reads),
-            }
-            sys.path.remove(str(root)) if str(root) in sys.path else None
+                first = deployment()
+                start = time.perf_counter()
+                first.apply(first.plan())
+                deploy_s = time.perf_counter() - start
+                second = deployment()
+                start = time.perf_counter()
+                plan = second.plan()
+                plan_s = time.perf_counter() - start
+                if not plan.is_empty:
+                    second.apply(plan)
+                reads = [c for c in second.aws.calls if READ_ONLY.search(c)]
+                figures[f"functions_{size}"] = {
+                    "resources": len(first.desired),
+                    "first_deploy_s": round(deploy_s, 2),
+                    "plan_read_calls": len(reads),
+                    "plan_s": round(plan_s, 3),
+                    "noop_redeploy_changes": len(plan.changes),
+                    "noop_redeploy_mutating_calls": len(second.aws.calls) - len(reads),
+                }
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
     return figures

@@ -18,22 +18,12 @@
 from __future__ import annotations
 
 import base64
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-
-def _seconds(call: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
+from common import interleaved_ratios, interpreter_medians_ms
 
 
 def data_plane(calls: int, connection_string: str) -> dict[str, Any]:
@@ -94,39 +84,16 @@ def data_plane(calls: int, connection_string: str) -> dict[str, Any]:
                 lambda: publisher.send(raw_event()),
             ),
         }
-        figures: dict[str, Any] = {"calls": calls}
         with bind(plane):
-            for name, (portway_call, raw_call) in pairs.items():
-                portway_call(), raw_call()  # warm both paths
-                ours, raw = [], []
-                for _ in range(calls):  # interleaved, so machine load hits both alike
-                    ours.append(_seconds(portway_call))
-                    raw.append(_seconds(raw_call))
-                ours_ms = statistics.median(ours) * 1000
-                raw_ms = statistics.median(raw) * 1000
-                figures[f"{name}_portway_ms"] = round(ours_ms, 3)
-                figures[f"{name}_raw_ms"] = round(raw_ms, 3)
-                figures[f"ratio_{name}"] = round(ours_ms / raw_ms, 3)
-    return figures
+            return interleaved_ratios(pairs, calls)
 
 
 def shim_import(runs: int) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="portway-bench-pyc-")
-
-    def wall(code: str) -> float:
-        return _seconds(lambda: subprocess.run([sys.executable, "-c", code], check=True, env=env))
-
     host = "import azure.functions"
-    wall("import portway_azure.shim")  # compile once into the private cache
-    bare, functions, shim = [], [], []
-    for _ in range(runs):  # interleaved, so machine load hits all alike
-        bare.append(wall("pass"))
-        functions.append(wall(host))
-        shim.append(wall(f"{host}; import portway_azure.shim"))
-    bare_ms = statistics.median(bare) * 1000
-    functions_ms = statistics.median(functions) * 1000
-    shim_ms = statistics.median(shim) * 1000
+    medians = interpreter_medians_ms(
+        {"bare": "pass", "functions": host, "shim": f"{host}; import portway_azure.shim"}, runs
+    )
+    bare_ms, functions_ms, shim_ms = medians["bare"], medians["functions"], medians["shim"]
     return {
         "runs": runs,
         "bare_interpreter_ms": round(bare_ms, 1),

@@ -139,7 +139,7 @@ def main() -> None:
         "local_runtime": local_runtime(args.messages, args.objects),
         "dashboard": dashboard_cost(args.messages),
         "aws": aws_figures(calls=args.cloud_calls, import_runs=args.runs, plan_sizes=sizes),
-        "gcp": gcp_figures(calls=args.cloud_calls, import_runs=args.runs),
+        "gcp": gcp_figures(calls=args.cloud_calls, import_runs=args.runs, plan_sizes=sizes),
         "azure": azure_figures(calls=args.cloud_calls, import_runs=args.runs),
     }
     if args.json:

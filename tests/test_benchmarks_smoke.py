@@ -54,3 +54,7 @@ def test_benchmark_prints_its_ratios_as_json() -> None:
         figures = results[cloud]
         assert figures["data_plane"]["ratio_queue_send"] > 0, cloud
         assert figures["shim_import"]["ratio_shim_to_bare"] > 0, cloud
+    gcp_plan = results["gcp"]["plan"]
+    assert gcp_plan["functions_3"]["noop_redeploy_mutating_calls"] == 0
+    assert gcp_plan["functions_3"]["plan_read_calls"] > 0
+    assert gcp_plan["functions_2"]["plan_read_calls"] == gcp_plan["functions_3"]["plan_read_calls"]
