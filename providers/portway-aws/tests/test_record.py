@@ -14,7 +14,7 @@ from portway_aws.deploy.resources import AwsResource, Kind
 from portway_aws.naming import Names
 from portway_aws.session import AwsClients
 
-from portway.deploy.record import Record, StageRecords
+from portway.deploy.record import Record, StageRecords, record_key
 from portway.errors import DeployError
 from portway.testing.record_store import check_record_store
 
@@ -52,7 +52,8 @@ def test_a_record_round_trips_with_its_etag_and_arns(stage: StageRecords) -> Non
     assert read.resources == written.resources
     assert read.resources[0].neutral == "queue jobs"
     assert read.resources[0].extra == {"arn": "arn:jobs"}
-    stored = boto3.client("s3").get_object(Bucket=NAMES.state_bucket, Key=NAMES.record_key)
+    key = record_key("demo", "test")
+    stored = boto3.client("s3").get_object(Bucket=NAMES.state_bucket, Key=key)
     assert json.loads(stored["Body"].read())["resources"][0]["arn"] == "arn:jobs"
 
 

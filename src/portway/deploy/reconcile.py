@@ -131,8 +131,11 @@ def plan_deploy(
 ) -> Plan:
     """The changes that bring ``observed`` to ``desired``; empty when nothing differs.
 
-    ``unrecorded``: what a deletion's ``neutral`` says of a resource the record does
-    not know (``"tagged"``, ``"labelled"``).
+    ``observed``: every resource found with the deployment's marks, by its ``key``
+    (typed ``Mapping[Any, ...]`` so a provider's ``dict[tuple[Kind, str], ...]`` fits).
+    ``record``: the last completed deploy's, or ``None``. ``unrecorded``: what a
+    deletion's ``neutral`` says of a resource the record does not know (``"tagged"``,
+    ``"labelled"``).
     """
     wanted = {r.key: r for r in desired}
     recorded = record.by_key() if record is not None else {}

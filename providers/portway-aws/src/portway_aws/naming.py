@@ -96,11 +96,6 @@ class Names:
         """The portway-managed bucket holding deploy records (one per account and region)."""
         return f"portway-state-{self.bucket_suffix}"
 
-    @property
-    def record_key(self) -> str:
-        """The key of this deployment's record in :attr:`state_bucket`."""
-        return f"deployments/{self.app}/{self.stage}.json"
-
     # -- SQS -----------------------------------------------------------------------------
 
     def queue(self, name: str) -> str:
