@@ -191,7 +191,7 @@ def test_the_call_log_tells_reads_from_writes() -> None:
     log = CallLog()
     assert log.read("topics.list", lambda page: [page], 1) == [1]
     assert log.write("topics.create", dict, name="t") == {"name": "t"}
-    log.note("topics.delete (skipped: emulator)", mutating=True)
+    log.skipped("topics.delete")
     assert log.reads == ["topics.list"]
     assert log.writes == ["topics.create", "topics.delete (skipped: emulator)"]
 

@@ -191,6 +191,10 @@ class CallLog:
         """Count a call made elsewhere (an SDK's own hook, a call skipped on an emulator)."""
         self.calls.append((operation, mutating))
 
+    def skipped(self, operation: str) -> None:
+        """Note a mutating call not made because the stage's emulator lacks it."""
+        self.note(f"{operation} (skipped: emulator)", mutating=True)
+
     def read(self, operation: str, method: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Make a read-only call, and count it."""
         self.calls.append((operation, False))
