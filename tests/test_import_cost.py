@@ -100,3 +100,10 @@ def test_patterns_only_some_pipelines_need_are_compiled_on_first_use() -> None:
     before, after = json.loads(result.stdout)
     assert before == [0] * 7
     assert after == [1] * 7
+
+
+def test_import_portway_leaves_tracebacks_paths_urls_threads_and_logging_to_first_use() -> None:
+    modules = modules_after("import portway")
+    assert "portway.model" in modules
+    for name in ("traceback", "pathlib", "urllib.parse", "threading", "logging", "uuid"):
+        assert name not in modules, name
