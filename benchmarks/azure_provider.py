@@ -18,12 +18,22 @@
 from __future__ import annotations
 
 import base64
+import json
+import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from common import interleaved_ratios, interpreter_medians_ms
+from common import (
+    fresh_pipeline_module,
+    generated_project,
+    interleaved_ratios,
+    interpreter_medians_ms,
+)
 
 
 def data_plane(calls: int, connection_string: str) -> dict[str, Any]:
@@ -105,7 +115,104 @@ def shim_import(runs: int) -> dict[str, Any]:
     }
 
 
-def azure_figures(calls: int = 200, import_runs: int = 20) -> dict[str, Any]:
+SUBSCRIPTION = "00000000-0000-0000-0000-00000000be7c"
+CONTROL_PLANE = (
+    "counted sender, no ARM emulator: the azure-mgmt clients run against "
+    "portway_azure.testing.arm_replay, which answers each HTTP call from the resources "
+    "earlier requests created; reads are ARM GETs (list calls, pages included) of one "
+    "plan, mutating calls are requests handed to the sender (package uploads included); "
+    "the record and lock are on Azurite (its reads are not counted here)"
+)
+
+
+def stage_toml(connection_string: str, resource_group: str) -> str:
+    settings = {
+        "subscription": SUBSCRIPTION,
+        "resource_group": resource_group,
+        "location": "westeurope",
+        "connection_string": connection_string,
+    }
+    lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    return '\n[stages.bench]\nprovider = "azure"\n' + "\n".join(lines) + "\n"
+
+
+def plan_calls(connection_string: str, sizes: tuple[int, ...]) -> dict[str, Any]:
+    """Deploy a generated pipeline of each size, plan again (ARM reads), redeploy (requests)."""
+    from portway_azure.deploy.arm import ArmSender
+    from portway_azure.deploy.deployment import Deployment
+    from portway_azure.testing.arm_replay import ArmReplay, CountingSender
+
+    from portway.config import StageConfig, load_project
+    from portway.loading import load_pipeline
+    from portway.model import Pipeline
+
+    figures: dict[str, Any] = {"control_plane": CONTROL_PLANE}
+    workspace = Path(tempfile.mkdtemp(prefix="portway-bench-plan-"))
+    try:
+        for size in sizes:
+            group = f"bench-plan-{size}-{uuid.uuid4().hex[:6]}"
+            root = generated_project(
+                workspace / f"p{size}", size, stage_toml(connection_string, group)
+            )
+            replay = ArmReplay()
+            with fresh_pipeline_module(root):
+                config = load_project(root)
+                stage = config.stage("bench")
+                pipeline = load_pipeline(config.app, config.root)
+
+                def deployment(
+                    stage: StageConfig = stage,
+                    pipeline: Pipeline = pipeline,
+                    replay: ArmReplay = replay,
+                ) -> tuple[Deployment, CountingSender]:
+                    clients = replay.clients(SUBSCRIPTION)
+                    sender = CountingSender(ArmSender(clients))
+                    run = Deployment(
+                        pipeline.name,
+                        stage,
+                        pipeline,
+                        arm=clients,
+                        sender=sender,
+                        progress=lambda _: None,
+                    )
+                    return run, sender
+
+                first, first_sender = deployment()
+                start = time.perf_counter()
+                first.apply(first.plan())
+                deploy_s = time.perf_counter() - start
+                second, second_sender = deployment()
+                second.archives = first.archives  # the same zips, as a second run builds them
+                before = len(replay.calls)
+                start = time.perf_counter()
+                plan = second.plan()
+                plan_s = time.perf_counter() - start
+                reads = [path for method, path in replay.calls[before:] if method == "GET"]
+                if not plan.is_empty:
+                    second.apply(plan)
+                figures[f"functions_{size}"] = {
+                    "resources": len(first.desired),
+                    "app_groups": len(first.archives),
+                    "first_deploy_s": round(deploy_s, 2),
+                    "first_deploy_mutating_calls": len(first_sender.sent),
+                    "plan_read_calls": len(reads),
+                    # observe lists the role assignments of each identity (one per app
+                    # group): the one read that grows with the functions here.
+                    "plan_role_assignment_lists": sum(
+                        path.lower().endswith("/roleassignments") for path in reads
+                    ),
+                    "plan_s": round(plan_s, 3),
+                    "noop_redeploy_changes": len(plan.changes),
+                    "noop_redeploy_mutating_calls": len(second_sender.sent),
+                }
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    return figures
+
+
+def azure_figures(
+    *, calls: int = 200, import_runs: int = 20, plan_sizes: tuple[int, ...] = (10, 100)
+) -> dict[str, Any]:
     """Start Azurite, measure, stop it; the figures as a JSON-able dict."""
     from portway_azure.testing.azurite import Azurite
 
@@ -113,10 +220,9 @@ def azure_figures(calls: int = 200, import_runs: int = 20) -> dict[str, Any]:
         return {
             "data_plane": data_plane(calls, azurite.connection_string),
             "shim_import": shim_import(import_runs),
+            "plan": plan_calls(azurite.connection_string, plan_sizes),
         }
 
 
 if __name__ == "__main__":
-    import json
-
     print(json.dumps(azure_figures(), indent=2))

@@ -140,7 +140,7 @@ def main() -> None:
         "dashboard": dashboard_cost(args.messages),
         "aws": aws_figures(calls=args.cloud_calls, import_runs=args.runs, plan_sizes=sizes),
         "gcp": gcp_figures(calls=args.cloud_calls, import_runs=args.runs, plan_sizes=sizes),
-        "azure": azure_figures(calls=args.cloud_calls, import_runs=args.runs),
+        "azure": azure_figures(calls=args.cloud_calls, import_runs=args.runs, plan_sizes=sizes),
     }
     if args.json:
         print(json.dumps(results, indent=2))

@@ -58,3 +58,7 @@ def test_benchmark_prints_its_ratios_as_json() -> None:
     assert gcp_plan["functions_3"]["noop_redeploy_mutating_calls"] == 0
     assert gcp_plan["functions_3"]["plan_read_calls"] > 0
     assert gcp_plan["functions_2"]["plan_read_calls"] == gcp_plan["functions_3"]["plan_read_calls"]
+    azure_plan = results["azure"]["plan"]
+    assert azure_plan["control_plane"].startswith("counted sender, no ARM emulator")
+    assert azure_plan["functions_3"]["noop_redeploy_mutating_calls"] == 0
+    assert azure_plan["functions_3"]["plan_read_calls"] > 0
