@@ -12,7 +12,13 @@
   and against one that imports ``azure.functions`` only: the Functions worker has that
   library loaded before it imports ``function_app.py`` (which imports it too), and it
   alone costs several bare interpreters (werkzeug), so the shim's own cost on a cold
-  start is the second ratio.
+  start is the second ratio;
+* plan read calls for generated pipelines of 10 and 100 functions after they were
+  deployed, and the mutating calls of a no-op redeploy (must be 0). No ARM emulator
+  exists: :class:`~portway_azure.deploy.deployment.Deployment` runs with the azure-mgmt
+  clients answered by :mod:`portway_azure.testing.arm_replay` (from what the first deploy
+  sent) and a sender that counts each request; the record and lock are on Azurite. The
+  JSON says so (``"control_plane"``).
 """
 
 from __future__ import annotations
