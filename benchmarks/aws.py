@@ -27,7 +27,7 @@ from common import (
     fresh_pipeline_module,
     generated_project,
     interleaved_ratios,
-    interpreter_medians_ms,
+    shim_import,
 )
 
 REGION = "eu-west-1"
@@ -105,17 +105,6 @@ def data_plane(calls: int) -> dict[str, Any]:
         return interleaved_ratios(pairs, calls)
 
 
-def handler_import(runs: int) -> dict[str, Any]:
-    medians = interpreter_medians_ms({"bare": "pass", "shim": "import portway_aws.handler"}, runs)
-    bare_ms, shim_ms = medians["bare"], medians["shim"]
-    return {
-        "runs": runs,
-        "bare_interpreter_ms": round(bare_ms, 1),
-        "import_handler_ms": round(shim_ms, 1),
-        "ratio_handler_to_bare": round(shim_ms / bare_ms, 2),
-    }
-
-
 def stage_toml(endpoint: str) -> str:
     return textwrap.dedent(
         f"""
@@ -184,7 +173,7 @@ def aws_figures(
     with moto_server() as endpoint:
         return {
             "data_plane": data_plane(calls),
-            "handler_import": handler_import(import_runs),
+            "handler_import": shim_import("portway_aws.handler", import_runs, label="handler"),
             "plan": plan_calls(endpoint, plan_sizes),
         }
 

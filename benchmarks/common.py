@@ -70,15 +70,16 @@ def interpreter_medians_ms(codes: Mapping[str, str], runs: int) -> dict[str, flo
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def shim_import(module: str, runs: int) -> dict[str, Any]:
-    """``import <module>`` in a fresh interpreter against a bare one (``python -c pass``)."""
-    medians = interpreter_medians_ms({"bare": "pass", "shim": f"import {module}"}, runs)
-    bare_ms, shim_ms = medians["bare"], medians["shim"]
+def shim_import(module: str, runs: int, label: str = "shim") -> dict[str, Any]:
+    """``import <module>`` in a fresh interpreter against a bare one (``python -c pass``):
+    ``import_<label>_ms`` and ``ratio_<label>_to_bare``."""
+    medians = interpreter_medians_ms({"bare": "pass", label: f"import {module}"}, runs)
+    bare_ms, shim_ms = medians["bare"], medians[label]
     return {
         "runs": runs,
         "bare_interpreter_ms": round(bare_ms, 1),
-        "import_shim_ms": round(shim_ms, 1),
-        "ratio_shim_to_bare": round(shim_ms / bare_ms, 2),
+        f"import_{label}_ms": round(shim_ms, 1),
+        f"ratio_{label}_to_bare": round(shim_ms / bare_ms, 2),
     }
 
 
