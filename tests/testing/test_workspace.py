@@ -6,7 +6,6 @@ import http.server
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,6 @@ class BareHarness(WorkspaceHarness):
     def start(self, app: str, pipeline: Any) -> None:
         self.open_workspace()
 
-    def connect(self) -> AbstractContextManager[Any]:
-        raise NotImplementedError
-
     def dead_letters(self, source: str) -> list[DeadLetter]:
         return []
 
@@ -49,6 +45,31 @@ def test_name_and_capabilities_are_the_registered_providers() -> None:
     harness = BareHarness()
     assert harness.name == "local"
     assert harness.capabilities == registry().spec("local").capabilities
+
+
+class Closing:
+    """A data plane's stand-in: only binding and closing are exercised here."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_connect_binds_the_data_plane_start_set_and_refuses_before() -> None:
+    from portway.dataplane import current
+
+    harness = BareHarness()
+    with pytest.raises(HarnessError, match="the local harness is not started"), harness.connect():
+        pass
+    plane = Closing()
+    harness.dataplane = plane  # type: ignore[assignment]
+    with harness.connect() as binding:
+        assert current("test").clients is plane
+        assert binding.clients is plane
+    harness.close_dataplane()
+    assert plane.closed
+    assert harness.dataplane is None
 
 
 def test_the_workspace_is_a_fresh_folder_removed_at_close() -> None:

@@ -132,7 +132,7 @@ class LocalHarness(WorkspaceHarness):
 
     def _deployed(self) -> Pipeline:
         if self._pipeline is None or self.folder is None:
-            raise HarnessError("the local harness is not started: call start() first")
+            raise self.not_started()
         return self._pipeline
 
     def _project(self) -> ProjectConfig:

@@ -9,12 +9,15 @@ tails of its logs under a failed test. :class:`WorkspaceHarness` does these once
 :func:`copy_pipeline_module` puts the pipeline's module in the project it deploys.
 
 Porting a harness: subclass :class:`WorkspaceHarness` instead of ``Harness``; set
-``provider`` and ``workspace_prefix``; call ``super().__init__(keep=keep)``; delete the
-``name`` and ``capabilities`` properties; in ``start`` use :meth:`~WorkspaceHarness.open_workspace`
-(and :meth:`~WorkspaceHarness.set_environment`); end ``stop`` with
-:meth:`~WorkspaceHarness.close_workspace`; build ``diagnostics`` from
-:meth:`~WorkspaceHarness.log_tails`; send HTTP with :func:`request_local`; delete the
-copies of these and of ``copy_pipeline_module``.
+``provider`` and ``workspace_prefix``; call ``super().__init__(keep=keep)``. In
+``start``, :meth:`~WorkspaceHarness.open_workspace` (and
+:meth:`~WorkspaceHarness.set_environment`), and set :attr:`~WorkspaceHarness.dataplane`;
+in ``stop``, :meth:`~WorkspaceHarness.close_dataplane` then
+:meth:`~WorkspaceHarness.close_workspace`; before ``start``, raise
+:meth:`~WorkspaceHarness.not_started`. Build ``diagnostics`` on
+:meth:`~WorkspaceHarness.log_tails` and ``http`` on :func:`request_local`. Delete the
+``name`` and ``capabilities`` properties, ``connect``, and the copies of all these and
+of ``copy_pipeline_module``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -34,6 +37,7 @@ from portway.testing.harness import Harness, HttpReply, tail
 
 if TYPE_CHECKING:
     from portway.capabilities import Capabilities
+    from portway.dataplane import Binding, DataPlane
 
 
 class HarnessError(PortwayError):
@@ -66,7 +70,30 @@ class WorkspaceHarness(Harness):
     def __init__(self, *, keep: bool = False) -> None:
         self.keep = keep
         self.folder: Path | None = None
+        #: The deployed pipeline's data plane, set by ``start`` (``provider.connect``).
+        self.dataplane: DataPlane | None = None
         self._saved_environment: dict[str, str | None] = {}
+
+    def not_started(self) -> HarnessError:
+        """The error a method raises when called before :meth:`start`."""
+        return HarnessError(f"the {self.name} harness is not started: call start() first")
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Binding]:
+        """Bind data-plane calls in the block to :attr:`dataplane`."""
+        from portway.dataplane import bind
+
+        if self.dataplane is None:
+            raise self.not_started()
+        with bind(self.dataplane) as binding:
+            yield binding
+
+    def close_dataplane(self) -> None:
+        """Close :attr:`dataplane` (if it has ``close()``) and forget it."""
+        close = getattr(self.dataplane, "close", None)
+        if callable(close):
+            close()
+        self.dataplane = None
 
     def open_workspace(self) -> Path:
         """Create a fresh temporary folder, now :attr:`folder`, and return it."""

@@ -28,7 +28,7 @@ import contextlib
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from portway.model import Queue
@@ -44,7 +44,6 @@ from portway_aws.testing.moto import MotoServer, configured_endpoint
 
 if TYPE_CHECKING:
     from portway.config import StageConfig
-    from portway.dataplane import Binding, DataPlane
     from portway.model import Pipeline
     from portway_aws.deploy.deployment import Deployment
     from portway_aws.testing.function_urls import FunctionUrlServer
@@ -86,7 +85,6 @@ class AwsMotoHarness(WorkspaceHarness):
         self._pipeline: Pipeline | None = None
         self._stage: StageConfig | None = None
         self._moto: MotoServer | None = None
-        self._dataplane: DataPlane | None = None
         self._workers: dict[str, LambdaWorker] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self._pollers: list[QueuePoller] = []
@@ -143,7 +141,7 @@ class AwsMotoHarness(WorkspaceHarness):
         self._play(deployment, endpoint)
         from portway.providers import registry
 
-        self._dataplane = registry().provider("aws").connect(pipeline, self._stage)
+        self.dataplane = registry().provider("aws").connect(pipeline, self._stage)
 
     def _play(self, deployment: Deployment, endpoint: str) -> None:
         """Start a worker per function, then the pollers, schedules and function URLs."""
@@ -232,10 +230,7 @@ class AwsMotoHarness(WorkspaceHarness):
         for log in self._logs.values():
             log.close()
         self._logs = {}
-        close = getattr(self._dataplane, "close", None)
-        if close is not None:
-            close()
-        self._dataplane = None
+        self.close_dataplane()
         if self._moto is not None:
             self._moto.stop()  # the deployment goes with it
             self._moto = None
@@ -277,15 +272,6 @@ class AwsMotoHarness(WorkspaceHarness):
             self._activity.append(f"{summary}: {outcome.error or 'ok'}")
 
     # -- data plane ------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[Binding]:
-        from portway.dataplane import bind
-
-        if self._dataplane is None:
-            raise HarnessError("the aws harness is not started: call start() first")
-        with bind(self._dataplane) as binding:
-            yield binding
 
     def dead_letters(self, source: str) -> list[DeadLetter]:
         from portway_aws import message_encoding, native_events
@@ -336,7 +322,7 @@ class AwsMotoHarness(WorkspaceHarness):
 
     def _deployed(self) -> tuple[Deployment, Pipeline]:
         if self.deployment is None or self._pipeline is None:
-            raise HarnessError("the aws harness is not started: call start() first")
+            raise self.not_started()
         return self.deployment, self._pipeline
 
     def http(
