@@ -81,7 +81,7 @@ SPEC = ProviderSpec(
         Setting(
             "api_endpoint",
             str,
-            help="URL serving the Cloud Functions, Cloud Scheduler and IAM APIs (for tests)",
+            help="URL serving the Cloud Functions and Cloud Scheduler REST APIs (for tests)",
         ),
         Setting(
             "iam_endpoint",

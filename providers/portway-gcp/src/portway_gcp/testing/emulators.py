@@ -2,7 +2,7 @@
 
 Each class starts one emulator process, waits until it answers, and stops it:
 
-* :class:`PubSubEmulator`: Google's Pub/Sub emulator (Java, ~6 s to start), served over
+* :class:`PubSubEmulator`: Google's Pub/Sub emulator (Java, ~1-2 s to start here), served over
   gRPC on ``host:port``; clients reach it through ``PUBSUB_EMULATOR_HOST``.
 * :class:`StorageEmulator`: ``gcp-storage-emulator`` (in memory), the Cloud Storage JSON
   API on ``http://host:port``; clients reach it through ``STORAGE_EMULATOR_HOST``.
