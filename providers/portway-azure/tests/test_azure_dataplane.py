@@ -164,6 +164,17 @@ def test_a_malformed_resource_map_is_a_config_error(text: str) -> None:
         AzureResources.from_json(text)
 
 
+@pytest.mark.parametrize("environ", [{}, {RESOURCES: ""}])
+def test_an_absent_or_empty_resource_setting_reads_as_no_resources(
+    environ: dict[str, str],
+) -> None:
+    resources = AzureResources.from_environment(environ)
+
+    assert resources == AzureResources()
+    with pytest.raises(ConfigError, match=r"bucket 'lake' .* this app was deployed with"):
+        resources.container("lake")
+
+
 def test_a_resource_missing_from_the_map_says_to_redeploy() -> None:
     resources = AzureResources.from_json(json.dumps({"buckets": {"lake": "b-lake"}}))
 

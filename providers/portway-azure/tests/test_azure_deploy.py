@@ -19,7 +19,7 @@ from azure.mgmt.web.models import AppServicePlan, Site
 from portway_azure.deploy import marks
 from portway_azure.deploy import record as records
 from portway_azure.deploy.apply import apply_plan
-from portway_azure.deploy.deployment import Deployment, status_report
+from portway_azure.deploy.deployment import Deployment
 from portway_azure.deploy.desired import desired_resources
 from portway_azure.deploy.observe import (
     role_assignments_observed,
@@ -27,7 +27,6 @@ from portway_azure.deploy.observe import (
     subscriptions_observed,
     tagged_observed,
 )
-from portway_azure.deploy.planner import plan_destroy
 from portway_azure.deploy.requests import ArmRequest
 from portway_azure.deploy.resources import AzureResource, Key, Kind, Observed
 from portway_azure.naming import STATE_CONTAINER, Names
@@ -36,6 +35,8 @@ from portway_azure.provider import AzureProvider
 from portway import HttpRequest, Message, ObjectEvent, Pipeline
 from portway.config import StageConfig
 from portway.deploy import ChangeKind, Plan
+from portway.deploy.reconcile import plan_destroy
+from portway.deploy.record import StageRecords
 from portway.errors import DeployError
 from portway.providers import registry
 
@@ -146,7 +147,7 @@ class Seen(Deployment):
 
     azure: dict[Key, Observed]
 
-    def observe(self) -> dict[Key, Observed]:
+    def list_deployed(self) -> dict[Key, Observed]:
         return dict(self.azure)
 
     @property
@@ -191,6 +192,11 @@ def deployment(
     return seen
 
 
+def stage_records(blobs: BlobServiceClient, app: str) -> StageRecords:
+    names = Names(app, "dev", "00000000-0000-0000-0000-000000000001", "rg", "westeurope")
+    return records.stage_records(records.state_container(blobs), names)
+
+
 def mutating(sender: CountingSender) -> list[str]:
     return [r.operation for r in sender.sent]
 
@@ -205,8 +211,8 @@ def test_a_first_deploy_creates_everything_and_a_second_makes_no_call(
     first.apply(plan)
     created = [r for r in mutating(first_sender) if "create" in r]
     assert len(created) == len(first.desired)
-    state = blobs.get_container_client(STATE_CONTAINER)
-    written = records.read_record(state, unique_name, "dev")
+    stage_record = stage_records(blobs, unique_name)
+    written = stage_record.read()
     assert written is not None
     assert {r.key for r in written.resources} == {r.key for r in first.desired}
 
@@ -217,9 +223,9 @@ def test_a_first_deploy_creates_everything_and_a_second_makes_no_call(
     assert again.is_empty
     second.apply(again)
     assert mutating(second_sender) == []
-    unchanged = records.read_record(state, unique_name, "dev")
+    unchanged = stage_record.read()
     assert unchanged is not None
-    assert unchanged.etag == written.etag
+    assert unchanged.version == written.version
 
 
 def test_a_changed_setting_updates_only_what_it_touches(
@@ -265,10 +271,10 @@ def test_destroy_deletes_exactly_this_app_and_stage_and_forgets_it(
     destroyer.apply(kept, destroy=True)
     assert len(sender.sent) == len(kept.changes)
     assert all("delete" in operation for operation in mutating(sender))
-    state = blobs.get_container_client(STATE_CONTAINER)
-    assert records.read_record(state, unique_name, "dev") is None
-    records.acquire_lock(state, unique_name, "dev", "deploy")  # the lock was released
-    records.release_lock(state, unique_name, "dev")
+    stage_record = stage_records(blobs, unique_name)
+    assert stage_record.read() is None
+    stage_record.acquire("deploy")  # the lock was released
+    stage_record.release()
 
 
 def test_destroy_refuses_before_any_change_while_a_container_holds_blobs(
@@ -279,17 +285,17 @@ def test_destroy_refuses_before_any_change_while_a_container_holds_blobs(
     blobs.create_container(container)
     blobs.get_container_client(container).upload_blob("kept.csv", b"a,b\n")
     doomed = Observed(Kind.STORAGE_CONTAINER, container, "/c", "h", names.storage_account)
-    plan = plan_destroy(unique_name, "dev", {doomed.key: doomed}, None)
+    plan = plan_destroy("azure", unique_name, "dev", {doomed.key: doomed}, None)
     sender = CountingSender()
     with pytest.raises(DeployError, match=rf"container\(s\) {container} still hold blobs"):
         apply_plan(
             plan, sender, names, lambda: blobs, desired=None, observed={}, progress=lambda _: None
         )
     assert sender.sent == []
-    state = blobs.get_container_client(STATE_CONTAINER)
-    records.ensure_state_container(state)
-    records.acquire_lock(state, unique_name, "dev", "deploy")  # never taken
-    records.release_lock(state, unique_name, "dev")
+    records.ensure_state_container(blobs.get_container_client(STATE_CONTAINER))
+    stage_record = stage_records(blobs, unique_name)
+    stage_record.acquire("deploy")  # never taken
+    stage_record.release()
 
 
 def test_status_reports_missing_changed_and_extra_resources(
@@ -304,13 +310,15 @@ def test_status_reports_missing_changed_and_extra_resources(
     del found[topic.key]
     old = Observed(Kind.STORAGE_QUEUE, "q-old", "/q-old", "h", seen.names.storage_account)
     found[old.key] = old
-    report = status_report(unique_name, "dev", desired, found)
+    seen.azure = found
+    report = seen.status()
     assert report["in_sync"] is False
     assert report["missing"] == [f"eventgrid:topic {topic.path}"]
     assert report["changed"] == [f"storage:queue {queue.path}"]
     assert report["extra"] == [f"storage:queue {old.path}"]
     in_sync = {o.key: o for r in desired for o in listed(r, seen.names)}
-    assert status_report(unique_name, "dev", desired, in_sync)["in_sync"] is True
+    seen.azure = in_sync
+    assert seen.status()["in_sync"] is True
 
 
 def test_the_provider_refuses_a_plan_made_for_another_stage(stage: StageConfig) -> None:
@@ -356,7 +364,7 @@ def test_destroy_after_the_data_account_went_deletes_the_rest_without_a_lock(
     names = Names(unique_name, "dev", "00000000-0000-0000-0000-000000000001", "rg", "westeurope")
     desired = desired_resources(pipeline_named(unique_name), names, app="pipeline:app")
     left = {o.key: o for r in desired if r.kind is Kind.FUNCTION_APP for o in listed(r, names)}
-    plan = plan_destroy(unique_name, "dev", left, None)
+    plan = plan_destroy("azure", unique_name, "dev", left, None)
 
     def no_storage() -> BlobServiceClient:
         raise AssertionError("the data account is gone: nothing to lock")

@@ -27,13 +27,16 @@ from portway_azure.deploy.observe import (
     subscriptions_observed,
     tagged_observed,
 )
-from portway_azure.deploy.planner import AzureChange, dependency_order, plan_deploy, plan_destroy
-from portway_azure.deploy.record import Record, recorded
+from portway_azure.deploy.record import deploy_record
 from portway_azure.deploy.resources import AzureResource, Key, Kind, Observed
 from portway_azure.naming import Names
 
 from portway import Pipeline
-from portway.deploy import ChangeKind
+from portway.deploy import ChangeKind, Plan
+from portway.deploy.reconcile import ResourceChange, dependency_order
+from portway.deploy.reconcile import plan_deploy as reconcile_deploy
+from portway.deploy.reconcile import plan_destroy as reconcile_destroy
+from portway.deploy.record import Record
 from portway.loading import load_pipeline
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
@@ -134,7 +137,16 @@ def deployed(resources: tuple[AzureResource, ...]) -> dict[Key, Observed]:
 
 
 def record_of(resources: tuple[AzureResource, ...]) -> Record:
-    return Record(NAMES.app, NAMES.stage, recorded(resources), "2026-11-29T00:00:00+00:00", '"e"')
+    record = deploy_record(NAMES, resources)
+    return dataclasses.replace(record, deployed_at="2026-11-29T00:00:00+00:00", version='"e"')
+
+
+def plan_deploy(*args: Any) -> Plan:
+    return reconcile_deploy("azure", *args)
+
+
+def plan_destroy(*args: Any) -> Plan:
+    return reconcile_destroy("azure", *args)
 
 
 # -- the planner -----------------------------------------------------------------------------
@@ -243,7 +255,7 @@ def test_destroy_deletes_every_marked_resource_in_reverse_kind_order(
     assert len(plan.changes) == len(desired)
     ranks = [Kind(c.resource_type).rank for c in plan.changes]
     assert ranks == sorted(ranks, reverse=True)
-    assert all(isinstance(c, AzureChange) and c.observed is not None for c in plan.changes)
+    assert all(isinstance(c, ResourceChange) and c.observed is not None for c in plan.changes)
 
 
 def test_changes_are_frozen(desired: tuple[AzureResource, ...]) -> None:

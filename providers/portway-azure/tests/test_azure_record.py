@@ -3,24 +3,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from portway_azure.deploy import record as records
 from portway_azure.deploy.apply import apply_plan
-from portway_azure.deploy.planner import plan_deploy
-from portway_azure.deploy.record import Record, RecordedResource
+from portway_azure.deploy.record import BlobRecordStore
 from portway_azure.deploy.requests import ArmRequest
 from portway_azure.deploy.resources import AzureResource, Kind, Observed
 from portway_azure.naming import STATE_CONTAINER, Names
 
+from portway.deploy.reconcile import plan_deploy
+from portway.deploy.record import Record, StageRecords
 from portway.errors import DeployError
+from portway.testing.record_store import check_record_store
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient, ContainerClient
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+NAMES = Names("shop", "dev", SUBSCRIPTION, "rg", "westeurope")
 
 
 @pytest.fixture
@@ -37,20 +41,43 @@ def state(blobs: BlobServiceClient, unique_name: str) -> ContainerClient:
     return container
 
 
-def a_record(etag: str | None = None, spec_hash: str = "0123456789abcdef") -> Record:
-    resource = RecordedResource(
-        Kind.STORAGE_QUEUE, "q-jobs", "/id", spec_hash, {}, "queue jobs", "acct"
+def stage_records(state: ContainerClient, stage: str = "dev") -> StageRecords:
+    return records.stage_records(state, dataclasses.replace(NAMES, stage=stage))
+
+
+def a_record(spec_hash: str = "0123456789abcdef") -> Record:
+    queue = AzureResource(
+        Kind.STORAGE_QUEUE, "q-jobs", "/id", "queue jobs", {"role": "queue"}, "acct"
     )
-    return Record("shop", "dev", (resource,), "2026-11-29T00:00:00+00:00", etag)
+    record = records.deploy_record(NAMES, [queue])
+    entry = dataclasses.replace(record.resources[0], spec_hash=spec_hash)
+    return dataclasses.replace(record, resources=(entry,))
 
 
-def test_a_record_written_first_reads_back_with_its_etag(state: ContainerClient) -> None:
-    assert records.read_record(state, "shop", "dev") is None
-    records.write_record(state, a_record(), None)
-    found = records.read_record(state, "shop", "dev")
+def test_the_blob_store_keeps_the_record_store_contract(state: ContainerClient) -> None:
+    check_record_store(BlobRecordStore(state), "deployments/shop/contract.json")
+
+
+def test_the_blob_store_reads_nothing_from_a_missing_container(
+    blobs: BlobServiceClient, unique_name: str
+) -> None:
+    store = BlobRecordStore(blobs.get_container_client(f"{unique_name}-none"))
+    assert store.read("deployments/shop/dev.json") is None
+
+
+def test_a_record_is_named_by_path_and_keeps_the_resource_id_and_parent(
+    state: ContainerClient,
+) -> None:
+    stage = stage_records(state)
+    assert stage.read() is None
+    stage.write(a_record(), None)
+    found = stage.read()
     assert found is not None
-    assert found.etag
+    assert found.version
     assert found.resources == a_record().resources
+    (entry,) = found.resources
+    assert entry.key == (Kind.STORAGE_QUEUE, "acct/q-jobs")
+    assert entry.extra == {"resource_id": "/id", "parent": "acct"}
 
 
 def test_ensuring_the_state_container_twice_is_harmless(state: ContainerClient) -> None:
@@ -61,41 +88,48 @@ def test_ensuring_the_state_container_twice_is_harmless(state: ContainerClient) 
 def test_a_first_write_fails_when_another_deploy_wrote_a_record_meanwhile(
     state: ContainerClient,
 ) -> None:
-    records.write_record(state, a_record(), None)
+    stage = stage_records(state)
+    stage.write(a_record(), None)
     with pytest.raises(DeployError, match="changed while this deploy ran"):
-        records.write_record(state, a_record(spec_hash="fedcba9876543210"), None)
+        stage.write(a_record(spec_hash="fedcba9876543210"), None)
 
 
 def test_a_stale_record_write_fails_and_keeps_the_newer_record(state: ContainerClient) -> None:
-    records.write_record(state, a_record(), None)
-    read_by_first = records.read_record(state, "shop", "dev")
-    read_by_second = records.read_record(state, "shop", "dev")
+    stage = stage_records(state)
+    stage.write(a_record(), None)
+    read_by_first = stage.read()
+    read_by_second = stage.read()
     assert read_by_first is not None
     assert read_by_second is not None
-    records.write_record(state, a_record(spec_hash="1111111111111111"), read_by_second)
+    stage.write(a_record(spec_hash="1111111111111111"), read_by_second)
     with pytest.raises(DeployError, match="another deploy finished first"):
-        records.write_record(state, a_record(spec_hash="2222222222222222"), read_by_first)
-    kept = records.read_record(state, "shop", "dev")
+        stage.write(a_record(spec_hash="2222222222222222"), read_by_first)
+    kept = stage.read()
     assert kept is not None
     assert kept.resources[0].spec_hash == "1111111111111111"
 
 
 def test_an_update_with_the_current_etag_succeeds(state: ContainerClient) -> None:
-    records.write_record(state, a_record(), None)
-    current = records.read_record(state, "shop", "dev")
-    records.write_record(state, a_record(spec_hash="3333333333333333"), current)
-    updated = records.read_record(state, "shop", "dev")
+    stage = stage_records(state)
+    stage.write(a_record(), None)
+    current = stage.read()
+    assert current is not None
+    stage.write(a_record(spec_hash="3333333333333333"), current)
+    updated = stage.read()
     assert updated is not None
-    assert updated.etag != (current.etag if current else None)
+    assert updated.resources[0].spec_hash == "3333333333333333"
+    assert updated.version != current.version
 
 
 def test_the_lock_refuses_a_second_holder_and_names_the_first(state: ContainerClient) -> None:
-    records.acquire_lock(state, "shop", "dev", "deploy")
-    with pytest.raises(DeployError, match=r"locked by deploy from .* \(pid \d+\)"):
-        records.acquire_lock(state, "shop", "dev", "destroy")
-    records.release_lock(state, "shop", "dev")
-    records.acquire_lock(state, "shop", "dev", "destroy")
-    records.release_lock(state, "shop", "dev")
+    stage = stage_records(state)
+    stage.acquire("deploy")
+    with pytest.raises(DeployError, match=r"locked by deploy from .* \(pid \d+\)") as refused:
+        stage.acquire("destroy")
+    assert f"az storage blob delete --account-name {state.account_name}" in str(refused.value)
+    stage.release()
+    stage.acquire("destroy")
+    stage.release()
 
 
 def test_of_two_deploys_racing_for_the_lock_exactly_one_wins(state: ContainerClient) -> None:
@@ -105,7 +139,7 @@ def test_of_two_deploys_racing_for_the_lock_exactly_one_wins(state: ContainerCli
     def take() -> None:
         start.wait()
         try:
-            records.acquire_lock(state, "shop", "dev", "deploy")
+            stage_records(state).acquire("deploy")
             outcomes.append("won")
         except DeployError:
             outcomes.append("refused")
@@ -119,10 +153,11 @@ def test_of_two_deploys_racing_for_the_lock_exactly_one_wins(state: ContainerCli
 
 
 def test_locks_of_two_stages_are_independent(state: ContainerClient) -> None:
-    records.acquire_lock(state, "shop", "dev", "deploy")
-    records.acquire_lock(state, "shop", "prod", "deploy")
-    records.release_lock(state, "shop", "dev")
-    records.release_lock(state, "shop", "prod")
+    dev, prod = stage_records(state), stage_records(state, "prod")
+    dev.acquire("deploy")
+    prod.acquire("deploy")
+    dev.release()
+    prod.release()
 
 
 class SecondDeployDuringFirst:
@@ -152,7 +187,7 @@ def test_a_second_concurrent_deploy_fails_clearly_and_the_first_records(
     )
     # The data account exists (it holds the lock); the plan only adds a queue to it.
     account = Observed(Kind.STORAGE_ACCOUNT, names.storage_account, "/account", "h")
-    plan = plan_deploy(names.app, "dev", [queue], {}, None)
+    plan = plan_deploy("azure", names.app, "dev", [queue], {}, None)
 
     def second() -> None:
         apply_plan(
@@ -178,9 +213,9 @@ def test_a_second_concurrent_deploy_fails_clearly_and_the_first_records(
     assert sender.second_error is not None
     assert f"stage 'dev' of {unique_name!r} is locked by deploy" in str(sender.second_error)
     assert [r.operation for r in sender.sent] == ["storage.queue.create"]
-    state = blobs.get_container_client(STATE_CONTAINER)
-    written = records.read_record(state, names.app, "dev")
+    stage = records.stage_records(blobs.get_container_client(STATE_CONTAINER), names)
+    written = stage.read()
     assert written is not None
     assert [r.key for r in written.resources] == [queue.key]
-    records.acquire_lock(state, names.app, "dev", "deploy")  # released after the deploy
-    records.release_lock(state, names.app, "dev")
+    stage.acquire("deploy")  # released after the deploy
+    stage.release()

@@ -38,13 +38,12 @@ imports this module at cold start and pays for an SDK only on its first data-pla
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
+from portway import runtime_resources
 from portway.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -61,8 +60,6 @@ RESOURCES = "PORTWAY_AZURE_RESOURCES"
 EVENT_GRID_KEY = "PORTWAY_AZURE_EVENT_GRID_KEY"
 STAGE = "PORTWAY_STAGE"
 
-_KINDS = ("buckets", "queues", "topics")
-
 
 def topic_endpoint(topic: str, location: str) -> str:
     """The publishing endpoint of Event Grid topic ``topic`` in region ``location``.
@@ -74,17 +71,18 @@ def topic_endpoint(topic: str, location: str) -> str:
     return f"https://{topic}.{location}-1.eventgrid.azure.net/api/events"
 
 
-@dataclass(frozen=True, slots=True)
-class AzureResources:
+class AzureResources(runtime_resources.ResourceMap):
     """Neutral resource names -> Azure identities (container, queue, topic endpoint).
 
-    Lookups raise :class:`~portway.errors.ConfigError` for a name the map lacks: the app
-    was deployed without it (its functions' uses changed since the last deploy).
+    Parsing, validation and the JSON form are the core's
+    (:class:`portway.runtime_resources.ResourceMap`). Lookups raise
+    :class:`~portway.errors.ConfigError` for a name the map lacks: the app was deployed
+    without it (its functions' uses changed since the last deploy).
     """
 
-    buckets: Mapping[str, str] = field(default_factory=dict)
-    queues: Mapping[str, str] = field(default_factory=dict)
-    topics: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ()
+    VARIABLE = RESOURCES
+    DEPLOYED_UNIT = "app"
 
     @classmethod
     def for_pipeline(
@@ -113,68 +111,29 @@ class AzureResources:
         return cls(buckets, queues, topics)
 
     @classmethod
-    def from_json(cls, text: str) -> AzureResources:
-        """Parse the ``PORTWAY_AZURE_RESOURCES`` value; :class:`ConfigError` if malformed."""
-        try:
-            document = json.loads(text)
-        except ValueError as error:
-            raise ConfigError(f"{RESOURCES} is not JSON ({error}); redeploy the app") from None
-        if not isinstance(document, dict) or set(document) - set(_KINDS):
-            raise ConfigError(
-                f"{RESOURCES} must be a JSON object of {', '.join(_KINDS)}; redeploy the app"
-            )
-        sections: dict[str, dict[str, str]] = {}
-        for kind in _KINDS:
-            section = document.get(kind, {})
-            if not isinstance(section, dict) or not all(
-                isinstance(name, str) and isinstance(value, str) and value
-                for name, value in section.items()
-            ):
-                raise ConfigError(
-                    f"{RESOURCES}: {kind!r} must map neutral names to non-empty strings"
-                )
-            sections[kind] = section
-        return cls(sections["buckets"], sections["queues"], sections["topics"])
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The map the deploy wrote in ``PORTWAY_AZURE_RESOURCES``: empty when the
+        setting is absent or empty.
 
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> AzureResources:
-        """The map the deploy wrote in ``PORTWAY_AZURE_RESOURCES`` (empty without it)."""
-        text = (os.environ if environ is None else environ).get(RESOURCES)
+        Unlike the core (which refuses an empty value as malformed), an empty setting
+        reads as no resources: an app setting cleared rather than removed reaches the
+        app as an empty variable, and the app still starts (its functions that reach
+        nothing keep working; a lookup names the missing resource).
+        """
+        text = (os.environ if environ is None else environ).get(cls.VARIABLE)
         return cls.from_json(text) if text else cls()
-
-    def to_json(self) -> str:
-        """The compact JSON of ``PORTWAY_AZURE_RESOURCES``."""
-        document = {
-            kind: dict(sorted(getattr(self, kind).items()))
-            for kind in _KINDS
-            if getattr(self, kind)
-        }
-        return json.dumps(document, separators=(",", ":"), sort_keys=True)
-
-    def to_environment(self) -> dict[str, str]:
-        """``{"PORTWAY_AZURE_RESOURCES": ...}``: the app setting to write."""
-        return {RESOURCES: self.to_json()}
 
     def container(self, bucket: str) -> str:
         """The container of ``bucket``; :class:`ConfigError` if the map lacks it."""
-        return self._lookup("buckets", bucket)
+        return self.lookup("buckets", bucket)
 
     def queue(self, queue: str) -> str:
         """The Storage Queue of ``queue``; :class:`ConfigError` if the map lacks it."""
-        return self._lookup("queues", queue)
+        return self.lookup("queues", queue)
 
     def topic(self, topic: str) -> str:
         """The Event Grid endpoint of ``topic``; :class:`ConfigError` if the map lacks it."""
-        return self._lookup("topics", topic)
-
-    def _lookup(self, kind: str, name: str) -> str:
-        found: str | None = getattr(self, kind).get(name)
-        if not found:
-            raise ConfigError(
-                f"{kind[:-1]} {name!r} is not among the resources this app was deployed "
-                f"with ({RESOURCES}); run 'portway deploy' again"
-            )
-        return found
+        return self.lookup("topics", topic)
 
 
 class AzureClients:

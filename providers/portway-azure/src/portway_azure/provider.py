@@ -1,65 +1,35 @@
 """The ``azure`` provider object, created on first use by the registry.
 
-Each deploy-side method opens a :class:`~portway_azure.deploy.deployment.Deployment`
-(imported on call: the registry and ``portway validate`` never import an Azure SDK).
+Each deploy-side method goes to a :class:`~portway_azure.deploy.deployment.Deployment`
+(imported on call: the registry and ``portway validate`` never import an Azure SDK),
+wired by the core's :class:`~portway.deploy.provider.DeployingProvider`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from portway.errors import DeployError
-from portway.providers import Provider
+from portway.deploy.provider import DeployingProvider
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from portway.config import StageConfig
     from portway.dataplane import DataPlane
-    from portway.deploy import Plan
     from portway.model import Pipeline
     from portway.testing.harness import Harness
     from portway_azure.deploy.deployment import Deployment
 
 
-class AzureProvider(Provider):
+class AzureProvider(DeployingProvider):
     """Runs a pipeline on Azure: Functions, Storage Queues, Blob Storage and Event Grid."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # plan() then apply() in one command share the deployment (its zips, what it saw).
-        self._deployments: dict[tuple[str, str], Deployment] = {}
-
-    def _deployment(
-        self, app: str, stage: StageConfig, pipeline: Pipeline | None = None
+    def open_deployment(
+        self, app: str, stage: StageConfig, pipeline: Pipeline | None
     ) -> Deployment:
         from portway_azure.deploy.deployment import Deployment
 
-        key = (app, stage.name)
-        deployment = self._deployments.get(key)
-        if deployment is None or (pipeline is not None and deployment.pipeline is not pipeline):
-            deployment = Deployment(app, stage, pipeline)
-            self._deployments[key] = deployment
-        return deployment
-
-    def plan(self, pipeline: Pipeline, stage: StageConfig) -> Plan:
-        return self._deployment(pipeline.name, stage, pipeline).plan()
-
-    def apply(self, plan: Plan, pipeline: Pipeline, stage: StageConfig) -> None:
-        self._check_plan(plan, pipeline.name, stage)
-        self._deployment(pipeline.name, stage, pipeline).apply(plan)
-
-    def plan_destroy(self, app: str, stage: StageConfig) -> Plan:
-        return self._deployment(app, stage).plan_destroy()
-
-    def destroy(self, plan: Plan, app: str, stage: StageConfig) -> None:
-        self._check_plan(plan, app, stage)
-        self._deployment(app, stage).apply(plan, destroy=True)
-        self._deployments.pop((app, stage.name), None)
-
-    def status(self, pipeline: Pipeline, stage: StageConfig) -> Mapping[str, Any]:
-        return self._deployment(pipeline.name, stage, pipeline).status()
+        return Deployment(app, stage, pipeline)
 
     def package(self, pipeline: Pipeline, stage: StageConfig, output: Path) -> list[Path]:
         """One zip per Function App group (:func:`portway_azure.package.build_app_archives`)."""
@@ -83,10 +53,3 @@ class AzureProvider(Provider):
         from portway_azure.testing.harness import AzuriteHarness
 
         return AzuriteHarness()
-
-    def _check_plan(self, plan: Plan, app: str, stage: StageConfig) -> None:
-        if plan.provider != self.name or plan.app != app or plan.stage != stage.name:
-            raise DeployError(
-                f"this plan is for {plan.app!r} on stage {plan.stage!r} ({plan.provider}), "
-                f"not {app!r} on {stage.name!r}; plan again"
-            )

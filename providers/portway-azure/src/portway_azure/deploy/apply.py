@@ -1,27 +1,34 @@
 """Apply: carry out a plan's changes in order, under the stage's lock, then record.
 
-The executor holds no logic of its own about resources: each change becomes its kind's
-requests (:mod:`portway_azure.deploy.requests`), which a
-:class:`~portway_azure.deploy.arm.Sender` sends. An empty plan sends nothing at all.
+The loop (progress lines, errors wrapped) is the core's
+(:func:`portway.deploy.execute.run_changes`), the lock and the record too
+(:class:`portway.deploy.record.StageRecords` on a :class:`~portway_azure.deploy.record.
+BlobRecordStore`). Each change becomes its kind's requests
+(:mod:`portway_azure.deploy.requests`), which a :class:`~portway_azure.deploy.arm.Sender`
+sends. An empty plan sends nothing at all.
 
-The lock and the record live in the data storage account, which a first deploy must
-create before it can take the lock: storage account changes (an idempotent PUT, which
-two racing first deploys may both send harmlessly) run first, then the lock is taken
-and the rest applied. A destroy takes the lock first; once it deleted the data account,
-lock and record went with it. If a change fails, the lock is released and the record
-left as it was: the next deploy sees what was done (marks that differ from the record)
-and finishes it.
+What is Azure's own: the lock and the record live in the data storage account, which a
+first deploy must create before it can take the lock, so the apply has two phases:
+storage account changes (an idempotent PUT, which two racing first deploys may both
+send harmlessly) run first, then the lock is taken and the rest applied (the count
+goes on: ``run_changes(..., done=, total=)``). A destroy takes the lock first; once it
+deleted the data account, lock and record went with it. If a change fails, the lock is
+released and the record left as it was: the next deploy sees what was done (marks that
+differ from the record) and finishes it. A destroy that would delete a container still
+holding blobs is refused before any change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portway.deploy import ChangeKind, Plan
-from portway.errors import DeployError, PortwayError
+from portway.deploy.execute import carry_out, run_changes
+from portway.deploy.reconcile import ResourceChange
+from portway.errors import DeployError
 from portway_azure.deploy import record as records
-from portway_azure.deploy.planner import AzureChange
 from portway_azure.deploy.requests import (
     ArmRequest,
     Resolved,
@@ -38,7 +45,8 @@ if TYPE_CHECKING:
     from portway_azure.deploy.arm import Sender
     from portway_azure.naming import Names
 
-_MARK = {ChangeKind.CREATE: "+", ChangeKind.UPDATE: "~", ChangeKind.DELETE: "-"}
+#: A change of an Azure plan: the desired resource, the observed one.
+AzureChange = ResourceChange[AzureResource, Observed]
 
 
 def apply_plan(
@@ -58,8 +66,8 @@ def apply_plan(
     (identities' and topics' ids that requests need). Raises :class:`DeployError` naming
     the change that failed; what was done stays done.
     """
-    changes = [c for c in plan.changes if isinstance(c, AzureChange)]
-    if len(changes) != len(plan.changes):
+    changes: list[AzureChange] = [c for c in plan.changes if isinstance(c, ResourceChange)]
+    if plan.provider != "azure" or len(changes) != len(plan.changes):
         raise DeployError("this plan was not made by the azure provider; run the command again")
     if not changes:
         return
@@ -73,40 +81,62 @@ def apply_plan(
     )
     if data_account_goes or any(_deletes_a_container(c) for c in changes):
         refuse_to_lose_data(changes, names, blobs())
+    operations = ArmOperations(sender, names, resolved)
+
+    def apply(change: AzureChange) -> None:
+        carry_out(change, operations, None)
+
     first = [c for c in changes if _is_account(c) and c.kind is not ChangeKind.DELETE]
     rest = [c for c in changes if c not in first]
-    total, done = len(changes), 0
-    for change in first:
-        done += 1
-        _apply_one(sender, names, resolved, change, f"[{done}/{total}]", progress)
+    total = len(changes)
+    run_changes(first, apply, progress=progress, total=total)
     if data_account not in observed and not any(c.name == names.storage_account for c in first):
         # A destroy finishing what was left after the data account (and the lock and
         # record in it) went: nothing to lock or forget.
-        for change in rest:
-            done += 1
-            _apply_one(sender, names, resolved, change, f"[{done}/{total}]", progress)
+        run_changes(rest, apply, progress=progress, done=len(first), total=total)
         return
-    state = blobs().get_container_client(STATE_CONTAINER)
+    state = records.state_container(blobs())
     records.ensure_state_container(state)
-    operation = "destroy" if desired is None else "deploy"
-    records.acquire_lock(state, names.app, names.stage, operation)
+    stage = records.stage_records(state, names)
+    stage.acquire("destroy" if desired is None else "deploy")
     try:
-        previous = records.read_record(state, names.app, names.stage)
-        for change in rest:
-            done += 1
-            _apply_one(sender, names, resolved, change, f"[{done}/{total}]", progress)
+        previous = stage.read()
+        run_changes(rest, apply, progress=progress, done=len(first), total=total)
         if data_account_goes:
             return  # the record and the lock were in it
         if desired is None:
-            records.delete_record(state, names.app, names.stage)
+            stage.delete()
         else:
-            record = records.Record(
-                names.app, names.stage, records.recorded(desired), records.now()
-            )
-            records.write_record(state, record, previous)
+            stage.write(records.deploy_record(names, desired), previous)
     finally:
         if not data_account_goes:
-            records.release_lock(state, names.app, names.stage)
+            stage.release()
+
+
+@dataclass(frozen=True, slots=True)
+class ArmOperations:
+    """Every kind's operations (:class:`~portway.deploy.execute.KindOperations`): the
+    requests of :mod:`portway_azure.deploy.requests`, sent by ``sender``; what a create
+    answers (an identity's ids, a topic's endpoint) goes to ``resolved``."""
+
+    sender: Sender
+    names: Names
+    resolved: Resolved
+
+    def create(self, context: None, resource: AzureResource) -> None:
+        self._send(resource, create_requests(resource, self.names, self.resolved))
+
+    def update(self, context: None, resource: AzureResource, observed: Observed) -> None:
+        self._send(resource, update_requests(resource, observed, self.names, self.resolved))
+
+    def delete(self, context: None, observed: Observed) -> None:
+        self._send(None, delete_requests(observed, self.names))
+
+    def _send(self, resource: AzureResource | None, requests: list[ArmRequest]) -> None:
+        for request in requests:
+            details = _details(self.sender.send(request))
+            if resource is not None and details:
+                self.resolved.learn(resource.kind, resource.name, details)
 
 
 def _deletes_a_container(change: AzureChange) -> bool:
@@ -164,41 +194,6 @@ def _holds_blobs(container: ContainerClient) -> bool:
         return next(iter(container.list_blobs(results_per_page=1)), None) is not None
     except ResourceNotFoundError:  # gone already
         return False
-
-
-def requests_for(change: AzureChange, names: Names, resolved: Resolved) -> list[ArmRequest]:
-    """The requests that carry out ``change``."""
-    if change.kind is ChangeKind.CREATE and change.resource is not None:
-        return create_requests(change.resource, names, resolved)
-    if change.kind is ChangeKind.UPDATE and change.resource and change.observed:
-        return update_requests(change.resource, change.observed, names, resolved)
-    if change.kind is ChangeKind.DELETE and change.observed is not None:
-        return delete_requests(change.observed, names)
-    raise DeployError(f"{change.kind} {change.resource_type} {change.name}: the plan lacks it")
-
-
-def _apply_one(
-    sender: Sender,
-    names: Names,
-    resolved: Resolved,
-    change: AzureChange,
-    counter: str,
-    progress: Callable[[str], None],
-) -> None:
-    progress(f"{counter} {_MARK[change.kind]} {change.resource_type} {change.name}")
-    try:
-        for request in requests_for(change, names, resolved):
-            details = _details(sender.send(request))
-            if change.resource is not None and details:
-                resolved.learn(change.resource.kind, change.resource.name, details)
-    except PortwayError:
-        raise
-    except Exception as error:
-        raise DeployError(
-            f"{change.kind} {change.resource_type} {change.name} failed: "
-            f"{type(error).__name__}: {error}; run the command again: it resumes where "
-            f"this one stopped"
-        ) from None
 
 
 def _details(result: Any) -> dict[str, str]:

@@ -3,7 +3,9 @@
 :class:`Deployment` is what :class:`~portway_azure.provider.AzureProvider` hands each
 command to: it names everything from the stage's ``subscription``, ``resource_group``
 and ``location``, builds each app group's zip once, and runs desired -> observe -> plan
--> apply -> record. The control plane is reached through :class:`ArmClients`, the
+-> apply -> record: ``plan``, ``plan_destroy``, ``status``, ``deploy`` and ``destroy`` are
+the core's (:class:`~portway.deploy.deployment.ReconciledDeployment`); Azure supplies
+the stages. The control plane is reached through :class:`ArmClients`, the
 record and lock through the data account's Blob service (the stage's
 ``connection_string`` when set, else the caller's Azure identity, which needs Storage
 Blob Data Contributor on that account).
@@ -12,44 +14,40 @@ Blob Data Contributor on that account).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from portway.deploy.deployment import ReconciledDeployment
+from portway.deploy.execute import console_progress
 from portway.errors import ConfigError
 from portway_azure.deploy import record as records
 from portway_azure.deploy.apply import apply_plan
 from portway_azure.deploy.arm import ArmClients, ArmSender, Sender
 from portway_azure.deploy.observe import observe
-from portway_azure.deploy.planner import PROVIDER, plan_deploy, plan_destroy
 from portway_azure.deploy.resources import AzureResource, Key, Kind, Observed
-from portway_azure.naming import STATE_CONTAINER, Names, names_for_stage
+from portway_azure.naming import Names, names_for_stage
 
 if TYPE_CHECKING:
-    from azure.storage.blob import BlobServiceClient
+    from azure.storage.blob import BlobServiceClient, ContainerClient
 
     from portway.config import StageConfig
     from portway.deploy import Plan
+    from portway.deploy.record import Record
     from portway.model import Pipeline
     from portway_azure.package import AppArchive
 
 
-def console_progress(line: str) -> None:
-    """One line of deploy progress on the terminal (rich; plain when not a terminal)."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
-
-
 @dataclass
-class Deployment:
+class Deployment(ReconciledDeployment):
     """The deployment of app ``app_name`` on ``stage``; ``pipeline`` is ``None`` for destroy.
 
     ``arm``, ``sender`` and ``blobs`` default to the real clients of the stage; a
     caller may pass its own (``plan`` shows changes through a sender that only displays).
     """
+
+    provider_name = "azure"
 
     app_name: str
     stage: StageConfig
@@ -114,30 +112,31 @@ class Deployment:
         packages = {group: archive.sha256 for group, archive in self.archives.items()}
         return desired_resources(self.pipeline, self.names, app=self.stage.app, packages=packages)
 
-    def observe(self) -> dict[Key, Observed]:
-        return observe(self.arm_clients, self.names)
-
-    def read_record(self, found: Mapping[Key, Observed]) -> records.Record | None:
-        """The record, when the data account exists (a first deploy has none to read)."""
-        if (Kind.STORAGE_ACCOUNT, self.names.storage_account) not in found:
-            return None
-        state = self.blob_service().get_container_client(STATE_CONTAINER)
-        return records.read_record(state, self.names.app, self.names.stage)
-
     def plan(self) -> Plan:
         """What a deploy would change: read-only calls only."""
         self.names  # noqa: B018 -- a stage without its settings fails before the build
-        desired = self.desired
-        found = self.observe()
-        self._observed = found
-        record = self.read_record(found)
-        return plan_deploy(self.app_name, self.stage.name, desired, found, record)
+        return super().plan()
 
-    def plan_destroy(self) -> Plan:
-        found = self.observe()
+    def observe(self) -> dict[Key, Observed]:
+        """What exists, kept for :meth:`read_record` and :meth:`apply` (identities' and
+        topics' ids)."""
+        found = self.list_deployed()
         self._observed = found
-        record = self.read_record(found)
-        return plan_destroy(self.app_name, self.stage.name, found, record)
+        return found
+
+    def list_deployed(self) -> dict[Key, Observed]:
+        """The ARM listing calls of :func:`~portway_azure.deploy.observe.observe`."""
+        return observe(self.arm_clients, self.names)
+
+    def read_record(self) -> Record | None:
+        """The record, when the data account exists (a first deploy has none to read)."""
+        found = self._observed if self._observed is not None else self.observe()
+        if (Kind.STORAGE_ACCOUNT, self.names.storage_account) not in found:
+            return None
+        return records.stage_records(self._state(), self.names).read()
+
+    def _state(self) -> ContainerClient:
+        return records.state_container(self.blob_service())
 
     def apply(self, plan: Plan, *, destroy: bool = False) -> None:
         found = self._observed if self._observed is not None else self.observe()
@@ -158,31 +157,3 @@ class Deployment:
             observed=found,
             progress=self.progress,
         )
-
-    def status(self) -> dict[str, Any]:
-        """Deployed versus declared: missing, changed and extra resources (drift)."""
-        return status_report(self.app_name, self.stage.name, self.desired, self.observe())
-
-
-def status_report(
-    app: str, stage: str, desired: tuple[AzureResource, ...], found: Mapping[Key, Observed]
-) -> dict[str, Any]:
-    """Drift as JSON: declared but ``missing``, marked with another spec (``changed``),
-    marked for this app and stage but no longer declared (``extra``)."""
-    wanted = {r.key: r for r in desired}
-    missing = [f"{r.kind} {r.path}" for key, r in wanted.items() if key not in found]
-    changed = [
-        f"{r.kind} {r.path}"
-        for key, r in wanted.items()
-        if key in found and found[key].spec_hash != r.spec_hash
-    ]
-    extra = [f"{o.kind} {o.path}" for key, o in found.items() if key not in wanted]
-    return {
-        "app": app,
-        "stage": stage,
-        "provider": PROVIDER,
-        "in_sync": not (missing or changed or extra),
-        "missing": sorted(missing),
-        "changed": sorted(changed),
-        "extra": sorted(extra),
-    }
