@@ -17,7 +17,7 @@ import pytest
 from google.api_core import exceptions
 from portway_gcp.clients import GcpClients
 from portway_gcp.deploy.kinds import SKIPS, ApplyContext, emulator_skips, operations
-from portway_gcp.deploy.kinds.calls import CallLog, ResourceCalls, fix_for
+from portway_gcp.deploy.kinds.calls import ResourceCalls, fix_for
 from portway_gcp.deploy.kinds.functions import function_body, put_source
 from portway_gcp.deploy.kinds.iam_bindings import merge, pubsub_policy, run_policy_request
 from portway_gcp.deploy.kinds.pubsub_subscriptions import subscription_body
@@ -28,6 +28,7 @@ from portway_gcp.deploy.resources import GcpResource, Kind
 from portway_gcp.naming import Names
 
 from portway.config import StageConfig
+from portway.deploy.execute import CallLog
 from portway.errors import ConfigError, DeployError
 
 LABELS = {"portway-app": "demo", "portway-stage": "test"}

@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 import pytest
 from portway_gcp.clients import GcpClients
-from portway_gcp.deploy.kinds.calls import CallLog
 from portway_gcp.deploy.observe import Observed, attached_to, marker, observe, recorded_attachments
-from portway_gcp.deploy.record import Record, RecordedResource
 from portway_gcp.deploy.resources import Kind
 from portway_gcp.naming import Names
 
 from portway.config import StageConfig
+from portway.deploy.execute import CallLog
+from portway.deploy.record import Record, RecordedResource
 
 TOPIC = "projects/p/topics/demo-test-in"
 BUCKET = "projects/_/buckets/demo-test-lake-1234abcd"
@@ -35,12 +35,12 @@ def test_bindings_and_notifications_are_attached_to_the_resource_they_sit_on() -
 
 def test_a_recorded_notification_is_observed_while_its_bucket_and_topic_exist() -> None:
     notification = RecordedResource(
-        Kind.STORAGE_NOTIFICATION,
+        str(Kind.STORAGE_NOTIFICATION),  # as read back from the stored record
         f"{BUCKET}/notificationConfigs/demo-test-in",
         "0123456789abcdef",
         {"bucket": BUCKET, "topic": TOPIC},
     )
-    record = Record("demo", "test", (notification,), "2026-11-29T00:00:00+00:00", 1)
+    record = Record("demo", "test", (notification,), "2026-11-29T00:00:00+00:00", "1")
     both = {
         (Kind.STORAGE_BUCKET, BUCKET): Observed(Kind.STORAGE_BUCKET, BUCKET),
         (Kind.PUBSUB_TOPIC, TOPIC): Observed(Kind.PUBSUB_TOPIC, TOPIC),

@@ -13,6 +13,7 @@ So the real SDK's requests are checked, as sent, against the documented rule.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -32,14 +33,17 @@ from portway_gcp.clients import GcpClients
 from portway_gcp.deploy import record as records
 from portway_gcp.deploy.deployment import GcpDeployment
 from portway_gcp.deploy.kinds import SKIPS
-from portway_gcp.deploy.kinds.calls import CallLog
+from portway_gcp.deploy.record import GcsRecordStore, deploy_record, stage_records
 from portway_gcp.deploy.resources import GcpResource, Kind
 from portway_gcp.naming import Names
 from portway_gcp.package import SourceArchive
 
 from portway import Pipeline
 from portway.config import StageConfig
+from portway.deploy.execute import CallLog
+from portway.deploy.record import Record, StageRecords
 from portway.errors import DeployError
+from portway.testing.record_store import check_record_store
 
 TOPIC = GcpResource(Kind.PUBSUB_TOPIC, "projects/p/topics/demo-x-jobs", "queue jobs", {"a": 1})
 _OBJECT = __import__("re").compile(r"/b/(?P<bucket>[^/?]+)/o/(?P<name>[^?]+)")
@@ -187,6 +191,11 @@ def storage(proxy: PreconditionProxy, names: Names, gcp_environment: Any) -> Any
     return client
 
 
+@pytest.fixture
+def stage(storage: Any, names: Names) -> StageRecords:
+    return stage_records(storage, names, CallLog())
+
+
 def test_the_state_bucket_is_versioned_uniform_and_labelled(storage: Any, names: Names) -> None:
     bucket = storage.get_bucket(names.state_bucket)
     assert bucket.versioning_enabled is True
@@ -196,40 +205,41 @@ def test_the_state_bucket_is_versioned_uniform_and_labelled(storage: Any, names:
     assert log.writes == []
 
 
-def test_a_record_round_trips_with_its_generation(storage: Any, names: Names) -> None:
-    log = CallLog()
-    assert records.read_record(storage, names, log) is None
-    written = records.Record("demo", "test", records.recorded([TOPIC]), records.now())
-    records.write_record(storage, names, written, None, log)
-    read = records.read_record(storage, names, log)
+def test_the_gcs_store_keeps_the_record_store_contract_under_gcs_preconditions(
+    storage: Any, names: Names, proxy: PreconditionProxy
+) -> None:
+    store = GcsRecordStore(storage, names.state_bucket, CallLog())
+    check_record_store(store, "deployments/demo/contract.json")
+    assert proxy.refused == 2  # the create over an existing object, the stale replace
+    assert store.removal("x") == f"gcloud storage rm gs://{names.state_bucket}/x"
+
+
+def test_a_record_round_trips_with_its_generation(stage: StageRecords, names: Names) -> None:
+    assert stage.read() is None
+    written = deploy_record(names, [TOPIC])
+    stage.write(written, None)
+    read = stage.read()
     assert read is not None
-    assert read.generation
+    assert read.version is not None
+    assert int(read.version) > 0  # the generation, as a string
     assert read.resources == written.resources
     assert read.resources[0].neutral == "queue jobs"
 
 
 def test_a_record_changed_since_it_was_read_is_not_overwritten(
-    storage: Any, names: Names, proxy: PreconditionProxy
+    stage: StageRecords, names: Names, proxy: PreconditionProxy
 ) -> None:
-    log = CallLog()
-    first = records.Record("demo", "test", records.recorded([TOPIC]), records.now())
-    records.write_record(storage, names, first, None, log)
-    seen = records.read_record(storage, names, log)
-    other = records.Record("demo", "test", (), "2026-11-29T10:00:00+00:00")
-    records.write_record(storage, names, other, seen, log)  # another deploy, in between
+    first = deploy_record(names, [TOPIC])
+    stage.write(first, None)
+    seen = stage.read()
+    other = Record("demo", "test", (), "2026-11-29T10:00:00+00:00")
+    stage.write(other, seen)  # another deploy, in between
     with pytest.raises(DeployError, match="changed while this deploy ran"):
-        records.write_record(storage, names, first, seen, log)
+        stage.write(first, seen)
     assert proxy.refused == 1
-    kept = records.read_record(storage, names, log)
+    kept = stage.read()
     assert kept is not None
     assert kept.resources == ()
-
-
-def test_a_first_record_is_not_written_over_one_that_appeared(storage: Any, names: Names) -> None:
-    first = records.Record("demo", "test", (), records.now())
-    records.write_record(storage, names, first, None, CallLog())
-    with pytest.raises(DeployError, match="changed while this deploy ran"):
-        records.write_record(storage, names, first, None, CallLog())
 
 
 def test_the_emulator_alone_does_not_enforce_generations(
@@ -238,47 +248,64 @@ def test_the_emulator_alone_does_not_enforce_generations(
     # Why the proxy exists: straight to the emulator, a stale generation is accepted.
     direct = GcpClients(names.project, names.region, storage_endpoint=storage_emulator).storage
     records.ensure_state_bucket(direct, names, CallLog())
-    first = records.Record("demo", "test", (), records.now())
-    records.write_record(direct, names, first, None, CallLog())
-    records.write_record(direct, names, first, None, CallLog())  # would be a 412 on GCS
+    stage = stage_records(direct, names, CallLog())
+    first = deploy_record(names, [])
+    stage.write(first, None)
+    stage.write(first, None)  # would be a 412 on GCS
 
 
-def test_the_second_deploy_of_a_stage_is_refused_naming_the_holder(
-    storage: Any, names: Names
+def test_the_second_deploy_of_a_stage_is_refused_naming_the_gcloud_removal(
+    storage: Any, stage: StageRecords, names: Names
 ) -> None:
-    records.acquire_lock(storage, names, "deploy", CallLog())
-    try:
+    with stage.locked("deploy"):
         with pytest.raises(DeployError, match=r"locked by deploy from .* \(pid \d+\)") as error:
-            records.acquire_lock(storage, names, "destroy", CallLog())
+            stage_records(storage, names, CallLog()).acquire("destroy")
         assert f"gcloud storage rm gs://{names.state_bucket}/locks/demo/test.json" in str(
             error.value
         )
-    finally:
-        records.release_lock(storage, names, CallLog())
-    records.acquire_lock(storage, names, "deploy", CallLog())  # free again
-    records.release_lock(storage, names, CallLog())
+    stage.acquire("deploy")  # free again
+    stage.release()
 
 
-def test_a_lock_left_by_a_killed_deploy_on_this_machine_is_taken_over(
-    storage: Any, names: Names
-) -> None:
+def _dead_holder() -> dict[str, Any]:
+    """A lock holder of this machine whose process has exited: a killed deploy."""
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    holder = {
+    return {
         "operation": "deploy",
         "host": socket.gethostname(),
         "pid": int(gone.stdout),
         "since": "2026-11-29T00:00:00+00:00",
     }
+
+
+def test_a_lock_left_by_a_killed_deploy_on_this_machine_is_taken_over(
+    storage: Any, stage: StageRecords, names: Names
+) -> None:
+    holder = _dead_holder()
     blob = storage.bucket(names.state_bucket).blob("locks/demo/test.json")
     blob.upload_from_string(json.dumps(holder))
-    records.acquire_lock(storage, names, "deploy", CallLog())
+    stage.acquire("deploy")
     assert json.loads(blob.download_as_bytes())["pid"] != holder["pid"]
-    records.release_lock(storage, names, CallLog())
+    stage.release()
+
+
+def test_of_two_deploys_taking_over_a_dead_lock_only_the_first_holds_it(
+    storage: Any, names: Names, proxy: PreconditionProxy
+) -> None:
+    blob = storage.bucket(names.state_bucket).blob("locks/demo/test.json")
+    blob.upload_from_string(json.dumps(_dead_holder()))
+    late = GcsRecordStore(storage, names.state_bucket, CallLog())
+    assert late.read("locks/demo/test.json") is not None  # it saw the dead holder...
+    first = stage_records(storage, names, CallLog())
+    first.acquire("deploy")  # ...but another deploy took the lock over first
+    late.delete("locks/demo/test.json")  # removes only the generation it saw: refused (412)
+    assert json.loads(blob.download_as_bytes())["pid"] == os.getpid()
+    first.release()
 
 
 def test_a_second_concurrent_deploy_fails_clearly_and_changes_nothing(
@@ -307,23 +334,21 @@ def test_a_second_concurrent_deploy_fails_clearly_and_changes_nothing(
     first = GcpDeployment("small", stage, pipeline, progress=lambda _: None, source=source)
     second = GcpDeployment("small", stage, pipeline, progress=lambda _: None, source=source)
     plan = second.plan()
-    storage = first.gcp.storage
-    records.ensure_state_bucket(storage, first.names, CallLog())
-    records.acquire_lock(storage, first.names, "deploy", CallLog())  # the first deploy runs
-    try:
-        with pytest.raises(DeployError, match="stage 'test' of 'small' is locked by deploy"):
-            second.apply(plan)
-    finally:
-        records.release_lock(storage, first.names, CallLog())
+    records.ensure_state_bucket(first.gcp.storage, first.names, CallLog())
+    refused = pytest.raises(DeployError, match="stage 'test' of 'small' is locked by deploy")
+    with first.records.locked("deploy"), refused:  # the first deploy runs
+        second.apply(plan)
     assert [w for w in second.log.writes if not w.startswith("storage.")] == []
     assert GcpDeployment("small", stage, pipeline, source=source).plan() == plan
 
 
-def test_releasing_leaves_a_lock_another_deploy_took_over(storage: Any, names: Names) -> None:
-    ours = records.acquire_lock(storage, names, "deploy", CallLog())
-    assert ours
+def test_releasing_leaves_a_lock_another_deploy_took_over(
+    storage: Any, stage: StageRecords, names: Names
+) -> None:
+    stage.acquire("deploy")
     blob = storage.bucket(names.state_bucket).blob("locks/demo/test.json")
     blob.upload_from_string(b'{"operation": "deploy", "host": "elsewhere", "pid": 1}')
-    records.release_lock(storage, names, CallLog(), ours)  # our generation is gone
+    stage.release()  # our generation is gone: theirs is left
     assert storage.bucket(names.state_bucket).get_blob("locks/demo/test.json") is not None
-    records.release_lock(storage, names, CallLog())
+    stage.release()  # no generation known now: removed
+    assert storage.bucket(names.state_bucket).get_blob("locks/demo/test.json") is None

@@ -15,66 +15,22 @@ instance (:meth:`ResourceMap.from_environment`).
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from portway.errors import ConfigError
+from portway import runtime_resources
 
 RESOURCES = "PORTWAY_GCP_RESOURCES"
 
-_KINDS = ("buckets", "queues", "topics")
 
-
-@dataclass(frozen=True, slots=True)
-class ResourceMap:
+class ResourceMap(runtime_resources.ResourceMap):
     """Neutral resource names -> Google Cloud identities (bucket id, topic path).
 
-    Lookups raise :class:`~portway.errors.ConfigError` for a name the map lacks: the
-    function was deployed without it (its uses changed since the last deploy).
+    Parsing, validation and the JSON form are the core's
+    (:class:`portway.runtime_resources.ResourceMap`). Lookups raise
+    :class:`~portway.errors.ConfigError` for a name the map lacks: the function was
+    deployed without it (its uses changed since the last deploy).
     """
 
-    buckets: Mapping[str, str] = field(default_factory=dict)
-    queues: Mapping[str, str] = field(default_factory=dict)
-    topics: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, text: str) -> ResourceMap:
-        """Parse the ``PORTWAY_GCP_RESOURCES`` value; :class:`ConfigError` if malformed."""
-        try:
-            document = json.loads(text)
-        except ValueError as error:
-            raise ConfigError(f"{RESOURCES} is not JSON ({error}); redeploy the function") from None
-        if not isinstance(document, dict):
-            raise ConfigError(f"{RESOURCES} must be a JSON object of {', '.join(_KINDS)}")
-        unknown = sorted(set(document) - set(_KINDS))
-        if unknown:
-            raise ConfigError(f"{RESOURCES} has unknown sections {unknown}; expected {_KINDS}")
-        sections: dict[str, dict[str, str]] = {}
-        for kind in _KINDS:
-            section = document.get(kind, {})
-            if not isinstance(section, dict) or not all(
-                isinstance(name, str) and isinstance(value, str) and value
-                for name, value in section.items()
-            ):
-                raise ConfigError(
-                    f"{RESOURCES}: {kind!r} must map neutral names to non-empty strings"
-                )
-            sections[kind] = dict(section)
-        return cls(**sections)
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ResourceMap:
-        """Read ``PORTWAY_GCP_RESOURCES`` (an absent variable is an empty map)."""
-        environ = os.environ if environ is None else environ
-        text = environ.get(RESOURCES)
-        return cls() if text is None else cls.from_json(text)
-
-    def to_json(self) -> str:
-        """The compact JSON form, keys sorted (the form deploy writes)."""
-        document = {kind: dict(getattr(self, kind)) for kind in _KINDS if getattr(self, kind)}
-        return json.dumps(document, separators=(",", ":"), sort_keys=True)
+    __slots__ = ()
+    VARIABLE = RESOURCES
 
     @property
     def project(self) -> str | None:
@@ -87,21 +43,12 @@ class ResourceMap:
 
     def bucket(self, name: str) -> str:
         """The bucket id of neutral bucket ``name``."""
-        return self._lookup("buckets", "bucket", name)
+        return self.lookup("buckets", name)
 
     def queue_topic(self, name: str) -> str:
         """The topic path of neutral queue ``name``."""
-        return self._lookup("queues", "queue", name)
+        return self.lookup("queues", name)
 
     def topic(self, name: str) -> str:
         """The topic path of neutral topic ``name``."""
-        return self._lookup("topics", "topic", name)
-
-    def _lookup(self, section: str, kind: str, name: str) -> str:
-        value = getattr(self, section).get(name)
-        if value is None:
-            raise ConfigError(
-                f"{kind} {name!r} is not among the resources this function was deployed "
-                f"with ({RESOURCES}); redeploy with 'portway deploy' after changing its uses"
-            )
-        return str(value)
+        return self.lookup("topics", name)

@@ -1,30 +1,30 @@
 """Apply: carry out a plan's changes in order, under the stage's lock, then record.
 
-The executor holds no logic of its own about resources: each change goes to its kind's
-operations (:mod:`portway_gcp.deploy.kinds`). It refuses up front, changing nothing,
-to delete a bucket that holds objects; then takes the stage lock, shows progress, and
-writes the record once every change succeeded. If a change fails, the lock is released
-and the record is left as it was: the next deploy sees what was done (marks that differ
-from the record) and finishes it.
+The loop, the lock and the record are the core's (:func:`portway.deploy.execute.
+apply_recorded`); each change goes to its kind's operations
+(:mod:`portway_gcp.deploy.kinds`). What is Google Cloud's own: a destroy that would
+delete a bucket still holding objects is refused before any change, and the state
+bucket is created first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from portway.deploy import ChangeKind, Plan
-from portway.errors import DeployError, PortwayError
+from portway.deploy.execute import apply_recorded, carry_out
+from portway.deploy.reconcile import ResourceChange
+from portway.errors import DeployError
 from portway_gcp.deploy import record as records
 from portway_gcp.deploy.kinds import operations
-from portway_gcp.deploy.planner import PROVIDER, GcpChange
 from portway_gcp.deploy.resources import Kind
 
 if TYPE_CHECKING:
     from portway_gcp.deploy.kinds import ApplyContext
     from portway_gcp.deploy.resources import GcpResource
 
-_MARK = {ChangeKind.CREATE: "+", ChangeKind.UPDATE: "~", ChangeKind.DELETE: "-"}
+PROVIDER = "gcp"
 
 
 def apply_plan(plan: Plan, context: ApplyContext, *, desired: Sequence[GcpResource] | None) -> None:
@@ -32,34 +32,22 @@ def apply_plan(plan: Plan, context: ApplyContext, *, desired: Sequence[GcpResour
 
     Raises :class:`DeployError` naming the change that failed; what was done stays done.
     """
-    changes = [c for c in plan.changes if isinstance(c, GcpChange)]
+    changes = [c for c in plan.changes if isinstance(c, ResourceChange)]
     if plan.provider != PROVIDER or len(changes) != len(plan.changes):
         raise DeployError("this plan was not made by the gcp provider; run the command again")
     refuse_to_lose_data(changes, context)
     storage, names, log = context.clients.storage, context.names, context.log
     records.ensure_state_bucket(storage, names, log)
-    lock = records.acquire_lock(storage, names, "destroy" if desired is None else "deploy", log)
-    try:
-        previous = records.read_record(storage, names, log)
-        total = len(changes)
-        for number, change in enumerate(changes, start=1):
-            context.progress(
-                f"[{number}/{total}] {_MARK[change.kind]} {change.resource_type} {change.name}"
-            )
-            _apply_one(context, change)
-        if desired is None:
-            if previous is not None:
-                records.delete_record(storage, names, log)
-        else:
-            record = records.Record(
-                names.app, names.stage, records.recorded(desired), records.now()
-            )
-            records.write_record(storage, names, record, previous, log)
-    finally:
-        records.release_lock(storage, names, log, lock)
+    apply_recorded(
+        records.stage_records(storage, names, log),
+        changes,
+        lambda change: carry_out(change, operations(Kind(change.resource_type)), context),
+        record=None if desired is None else records.deploy_record(names, desired),
+        progress=context.progress,
+    )
 
 
-def refuse_to_lose_data(changes: Sequence[GcpChange], context: ApplyContext) -> None:
+def refuse_to_lose_data(changes: Sequence[ResourceChange[Any, Any]], context: ApplyContext) -> None:
     """Stop before any change if a bucket to delete holds objects: portway never deletes data.
 
     Checked up front (one listing call per bucket to delete), so a destroy does not stop
@@ -88,24 +76,3 @@ def refuse_to_lose_data(changes: Sequence[GcpChange], context: ApplyContext) -> 
             f"was changed. Empty them first if their objects can go ({commands}), then run "
             f"the command again"
         )
-
-
-def _apply_one(context: ApplyContext, change: GcpChange) -> None:
-    kind = Kind(change.resource_type)
-    kind_operations = operations(kind)
-    try:
-        if change.kind is ChangeKind.CREATE and change.resource is not None:
-            kind_operations.create(context, change.resource)
-        elif change.kind is ChangeKind.UPDATE and change.resource and change.observed:
-            kind_operations.update(context, change.resource, change.observed)
-        elif change.kind is ChangeKind.DELETE and change.observed is not None:
-            kind_operations.delete(context, change.observed)
-        else:
-            raise DeployError(f"{change.kind} {kind} {change.name}: the plan lacks its resource")
-    except PortwayError:
-        raise
-    except Exception as error:
-        raise DeployError(
-            f"{change.kind} {kind} {change.name} failed: {type(error).__name__}: {error}; "
-            f"run the command again: it resumes where this one stopped"
-        ) from None

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portway.deploy.deployment import ReconciledDeployment
+from portway.deploy.execute import CallLog, console_progress
 from portway.errors import ConfigError, DeployError
 from portway_gcp.deploy import record as records
 from portway_gcp.deploy.apply import apply_plan
 from portway_gcp.deploy.kinds import ApplyContext, emulator_skips
-from portway_gcp.deploy.kinds.calls import CallLog, fix_for
+from portway_gcp.deploy.kinds.calls import fix_for
 from portway_gcp.deploy.observe import observe
-from portway_gcp.deploy.planner import plan_deploy, plan_destroy
 from portway_gcp.iam import check_project_number
 from portway_gcp.naming import Names
 
@@ -43,19 +44,15 @@ if TYPE_CHECKING:
 
     from portway.config import StageConfig
     from portway.deploy import Plan
+    from portway.deploy.record import Record, StageRecords
     from portway.model import Pipeline
     from portway_gcp.clients import GcpClients
     from portway_gcp.deploy.observe import Observed
     from portway_gcp.deploy.resources import GcpResource, Kind
     from portway_gcp.package import SourceArchive
 
-
-def console_progress(line: str) -> None:
-    """One line of deploy progress on the terminal (rich; plain when not a terminal)."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
+#: :attr:`GcpDeployment._observed_record` before :meth:`GcpDeployment.observe` read one.
+_UNREAD: Any = object()
 
 
 def python_runtime() -> str:
@@ -91,8 +88,12 @@ def check_emulators(stage: StageConfig) -> None:
 
 
 @dataclass
-class GcpDeployment:
+class GcpDeployment(ReconciledDeployment):
     """The deployment of app ``app_name`` on ``stage``; ``pipeline`` is ``None`` for destroy.
+
+    ``plan``, ``plan_destroy``, ``status``, ``deploy`` and ``destroy`` are the core's
+    (:class:`~portway.deploy.deployment.ReconciledDeployment`); Google Cloud supplies
+    the stages.
 
     ``clients`` defaults to :meth:`GcpClients.for_stage`. ``source``: a source zip built
     already (the harness shares one); built on first need otherwise. ``log`` counts
@@ -110,6 +111,10 @@ class GcpDeployment:
     source: SourceArchive | None = None
     log: CallLog = field(default_factory=CallLog)
     function_urls: Mapping[str, str] = field(default_factory=dict)
+    _observed_record: Record | None = field(default=_UNREAD, init=False, repr=False)
+
+    provider_name = "gcp"
+    unrecorded = "labelled"
 
     def __post_init__(self) -> None:
         if self.clients is None:
@@ -184,11 +189,6 @@ class GcpDeployment:
             project_number=self.project_number,
         )
 
-    def _observe(self) -> tuple[dict[tuple[Kind, str], Observed], records.Record | None]:
-        self.reachable  # noqa: B018 -- an emulator that is down fails in a second
-        record = records.read_record(self.gcp.storage, self.names, self.log)
-        return observe(self.gcp, self.names, record, self.log), record
-
     @functools.cached_property
     def reachable(self) -> bool:
         """Checked once: on an emulator stage, every endpoint accepts connections."""
@@ -196,18 +196,28 @@ class GcpDeployment:
             check_emulators(self.stage)
         return True
 
+    @property
+    def records(self) -> StageRecords:
+        """The stage's record and lock in the state bucket (calls counted in :attr:`log`)."""
+        return records.stage_records(self.gcp.storage, self.names, self.log)
+
     def plan(self) -> Plan:
         """What a deploy would change: read-only calls only."""
         self.skips  # noqa: B018 -- a bad emulator_skips fails before the build
         self.reachable  # noqa: B018 -- and so does an emulator that is down
-        desired = self.desired
-        found, record = self._observe()
-        return plan_deploy(self.app_name, self.stage.name, desired, found, record)
+        return super().plan()
 
-    def plan_destroy(self) -> Plan:
-        """What a destroy would delete (from the record and the labels; no pipeline)."""
-        found, record = self._observe()
-        return plan_destroy(self.app_name, self.stage.name, found, record)
+    def observe(self) -> dict[tuple[Kind, str], Observed]:
+        """Every resource of the deployment; IAM bindings and notifications come from the
+        record, read here once and handed to the :meth:`read_record` that follows."""
+        self.reachable  # noqa: B018 -- an emulator that is down fails in a second
+        self._observed_record = self.records.read()
+        return observe(self.gcp, self.names, self._observed_record, self.log)
+
+    def read_record(self) -> Record | None:
+        """The record :meth:`observe` just read (one read per plan), else read now."""
+        record, self._observed_record = self._observed_record, _UNREAD
+        return self.records.read() if record is _UNREAD else record
 
     def apply(self, plan: Plan, *, destroy: bool = False) -> None:
         """Carry out ``plan`` (from :meth:`plan`, or :meth:`plan_destroy` with ``destroy``)."""
@@ -227,38 +237,3 @@ class GcpDeployment:
             },
         )
         apply_plan(plan, context, desired=None if destroy else self.desired)
-
-    def deploy(self) -> Plan:
-        """Plan, then apply unless the plan is empty; return the plan carried out."""
-        plan = self.plan()
-        if not plan.is_empty:
-            self.apply(plan)
-        return plan
-
-    def destroy(self) -> Plan:
-        """Plan the destroy, then carry it out unless empty; return the plan."""
-        plan = self.plan_destroy()
-        if not plan.is_empty:
-            self.apply(plan, destroy=True)
-        return plan
-
-    def status(self) -> dict[str, Any]:
-        """Deployed versus declared: missing, changed and extra resources (drift)."""
-        found, _record = self._observe()
-        wanted = {r.key: r for r in self.desired}
-        missing = [f"{r.kind} {r.name}" for key, r in wanted.items() if key not in found]
-        changed = [
-            f"{r.kind} {r.name}"
-            for key, r in wanted.items()
-            if key in found and found[key].spec_hash != r.spec_hash
-        ]
-        extra = [f"{o.kind} {o.name}" for key, o in found.items() if key not in wanted]
-        return {
-            "app": self.app_name,
-            "stage": self.stage.name,
-            "provider": "gcp",
-            "in_sync": not (missing or changed or extra),
-            "missing": sorted(missing),
-            "changed": sorted(changed),
-            "extra": sorted(extra),
-        }

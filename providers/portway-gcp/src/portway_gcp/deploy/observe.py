@@ -27,8 +27,8 @@ from portway_gcp.deploy.resources import Kind
 from portway_gcp.naming import APP_LABEL, SPEC_LABEL, STAGE_LABEL
 
 if TYPE_CHECKING:
-    from portway_gcp.deploy.kinds.calls import CallLog
-    from portway_gcp.deploy.record import Record
+    from portway.deploy.execute import CallLog
+    from portway.deploy.record import Record
     from portway_gcp.naming import Names
 
 #: Labels of a function holding the first 32 hex digits of its source zip's SHA-256 (a
@@ -239,13 +239,14 @@ def recorded_attachments(
     for resource in record.resources:
         if resource.kind not in (Kind.IAM_BINDINGS, Kind.STORAGE_NOTIFICATION):
             continue
-        wanted = list(attached_to(resource.kind, resource.name))
-        if resource.kind is Kind.STORAGE_NOTIFICATION:
+        kind = Kind(resource.kind)
+        wanted = list(attached_to(kind, resource.name))
+        if kind is Kind.STORAGE_NOTIFICATION:
             wanted.append((Kind.PUBSUB_TOPIC, str(resource.spec.get("topic", ""))))
         if all(key in found for key in wanted):
             kept.append(
                 Observed(
-                    resource.kind,
+                    kind,
                     resource.name,
                     resource.spec_hash,
                     attributes={"spec": resource.spec, "recorded": True},

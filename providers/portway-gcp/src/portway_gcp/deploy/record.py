@@ -2,21 +2,18 @@
 
 One bucket per project (:attr:`~portway_gcp.naming.Names.state_bucket`, created on the
 first deploy: uniform access, versioned, labelled ``portway-managed=state``) holds, per
-app and stage:
+app and stage, the record and the lock that :class:`portway.deploy.record.StageRecords`
+manages (the document, the lock holder, the take-over and the messages are the core's).
+The kinds Google Cloud cannot list by label in one call (IAM bindings, bucket
+notifications) are known from the record alone (:mod:`portway_gcp.deploy.observe`).
 
-* ``deployments/<app>/<stage>.json`` (:attr:`~portway_gcp.naming.Names.record_key`):
-  the record (every resource, its spec hash and spec). ``destroy`` works from it and
-  from the labels, so it removes exactly what portway created even when the pipeline
-  file changed or is gone. The kinds Google Cloud cannot list by label in one call
-  (IAM bindings, bucket notifications) are known from it alone.
-* ``locks/<app>/<stage>.json``: held while a deploy or destroy applies changes, created
-  with ``if_generation_match=0`` ("only if no live object has this name"): Cloud Storage
-  refuses the second writer with 412 Precondition Failed, so two deploys of one stage
-  cannot interleave; the loser gets an error naming the holder.
-
-The record itself is written with ``if_generation_match`` = the generation read before
-(``0`` for the first), so even a writer that bypassed the lock cannot overwrite a record
-it did not read. https://cloud.google.com/storage/docs/request-preconditions
+This module keeps what is Cloud Storage's own: :class:`GcsRecordStore` creates with
+``if_generation_match=0`` ("only if no live object has this name": Cloud Storage refuses
+the second writer with 412 Precondition Failed) and replaces with
+``if_generation_match`` = the generation read before, so even a writer that bypassed
+the lock cannot overwrite a record it did not read. A generation travels as its decimal
+string (:attr:`~portway.deploy.record.Record.version`).
+https://cloud.google.com/storage/docs/request-preconditions
 
 The emulators accept these preconditions without enforcing them (DESIGN §5): the tests
 put a proxy applying the documented rule in front of the storage emulator, so the real
@@ -25,135 +22,117 @@ SDK's requests are checked over the wire.
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from portway.deploy.record import Record, StageRecords
 from portway.errors import DeployError
-from portway_gcp.deploy.resources import GcpResource, Kind
 
 if TYPE_CHECKING:
-    from portway_gcp.deploy.kinds.calls import CallLog
+    from portway.deploy.execute import CallLog
+    from portway_gcp.deploy.resources import GcpResource
     from portway_gcp.naming import Names
 
-RECORD_VERSION = 1
 #: The label of the state bucket (it belongs to no single app).
 STATE_LABELS = {"portway-managed": "state"}
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedResource:
-    kind: Kind
-    name: str
-    spec_hash: str
-    spec: Mapping[str, Any] = field(default_factory=dict)
-    neutral: str = ""
+@dataclass
+class GcsRecordStore:
+    """A :class:`~portway.deploy.record.RecordStore` on the state bucket ``bucket``.
 
-    @property
-    def key(self) -> tuple[Kind, str]:
-        return (self.kind, self.name)
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """The last completed deploy of one app on one stage.
-
-    ``generation``: the object's generation as read (for ``if_generation_match``).
+    ``storage``: a ``google.cloud.storage.Client``; every call is counted in ``log``.
+    The store remembers the generation it last wrote or read of each object, and
+    :meth:`delete` removes that generation only: releasing a lock removes the one this
+    deploy took (or the dead holder's it read, when taking over), never one another
+    deploy took meanwhile, so of two deploys taking over one lock, one wins.
     """
 
-    app: str
-    stage: str
-    resources: tuple[RecordedResource, ...] = ()
-    deployed_at: str = ""
-    generation: int | None = None
+    storage: Any
+    bucket: str
+    log: CallLog
+    _generations: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def by_key(self) -> dict[tuple[Kind, str], RecordedResource]:
-        return {r.key: r for r in self.resources}
+    def create(self, key: str, body: bytes) -> bool:
+        return self._upload(key, body, 0)
 
-    def to_json(self) -> bytes:
-        document = {
-            "version": RECORD_VERSION,
-            "app": self.app,
-            "stage": self.stage,
-            "deployed_at": self.deployed_at,
-            "resources": [
-                {
-                    "kind": str(r.kind),
-                    "name": r.name,
-                    "spec_hash": r.spec_hash,
-                    "spec": dict(r.spec),
-                    "neutral": r.neutral,
-                }
-                for r in self.resources
-            ],
-        }
-        return json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
+    def replace(self, key: str, body: bytes, version: str) -> bool:
+        return self._upload(key, body, int(version))
 
-    @classmethod
-    def from_json(cls, data: bytes, generation: int | None) -> Record:
+    def _upload(self, key: str, body: bytes, generation: int) -> bool:
+        from google.api_core import exceptions
+
+        blob = self.storage.bucket(self.bucket).blob(key)
         try:
-            document = json.loads(data)
-            resources = tuple(
-                RecordedResource(
-                    Kind(r["kind"]),
-                    r["name"],
-                    r["spec_hash"],
-                    r.get("spec", {}),
-                    r.get("neutral", ""),
-                )
-                for r in document["resources"]
+            self.log.write(
+                "storage.objects.insert",
+                blob.upload_from_string,
+                body,
+                content_type="application/json",
+                if_generation_match=generation,
             )
-            return cls(
-                document["app"], document["stage"], resources, document["deployed_at"], generation
-            )
-        except (ValueError, KeyError, TypeError) as error:
+        except exceptions.PreconditionFailed:
+            return False
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
             raise DeployError(
-                f"the deploy record is unreadable ({type(error).__name__}: {error}); "
-                f"it was not written by this version of portway"
+                f"cannot write {self.location(key)}: {error}; the deploying identity needs "
+                f"storage.objects.create on the bucket"
             ) from None
+        if blob.generation:
+            self._generations[key] = int(blob.generation)
+        return True
 
+    def read(self, key: str) -> tuple[bytes, str | None] | None:
+        from google.api_core import exceptions
 
-def recorded(resources: Sequence[GcpResource]) -> tuple[RecordedResource, ...]:
-    return tuple(
-        RecordedResource(r.kind, r.name, r.spec_hash, r.spec, r.neutral) for r in resources
-    )
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _location(names: Names, key: str) -> str:
-    return f"gs://{names.state_bucket}/{key}"
-
-
-def read_record(storage: Any, names: Names, log: CallLog) -> Record | None:
-    """The stage's record, or ``None`` if it was never deployed (or the bucket is new)."""
-    from google.api_core import exceptions
-
-    bucket = storage.bucket(names.state_bucket)
-    try:
-        blob = log.read("storage.objects.get", bucket.get_blob, names.record_key)
-        if blob is None:
+        try:
+            blob = self.log.read(
+                "storage.objects.get", self.storage.bucket(self.bucket).get_blob, key
+            )
+            if blob is None:
+                return None
+            # Read before the download: it resets the generation from the response
+            # headers, which gcp-storage-emulator does not send.
+            generation = int(blob.generation)
+            data = self.log.read(
+                "storage.objects.download", blob.download_as_bytes, if_generation_match=generation
+            )
+        except exceptions.NotFound:  # the state bucket itself is missing: never deployed
             return None
-        # Read before the download: it resets the generation from the response headers,
-        # which gcp-storage-emulator does not send.
-        generation = int(blob.generation)
-        data = log.read(
-            "storage.objects.download", blob.download_as_bytes, if_generation_match=generation
-        )
-    except exceptions.NotFound:  # the state bucket itself is missing: never deployed
-        return None
-    except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
-        raise DeployError(
-            f"cannot read the deploy record {_location(names, names.record_key)}: {error}; "
-            f"the deploying identity needs storage.objects.get on the bucket"
-        ) from None
-    return Record.from_json(data, generation)
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
+            raise DeployError(
+                f"cannot read {self.location(key)}: {error}; the deploying identity needs "
+                f"storage.objects.get on the bucket"
+            ) from None
+        self._generations[key] = generation
+        return bytes(data), str(generation)
+
+    def delete(self, key: str) -> None:
+        from google.api_core import exceptions
+
+        blob = self.storage.bucket(self.bucket).blob(key)
+        generation = self._generations.pop(key, None)
+        try:
+            self.log.write("storage.objects.delete", blob.delete, if_generation_match=generation)
+        except (exceptions.NotFound, exceptions.PreconditionFailed):
+            return  # gone already, or replaced by another deploy since: theirs now
+
+    def location(self, key: str) -> str:
+        return f"gs://{self.bucket}/{key}"
+
+    def removal(self, key: str) -> str:
+        return f"gcloud storage rm {self.location(key)}"
+
+
+def stage_records(storage: Any, names: Names, log: CallLog) -> StageRecords:
+    """The record and lock of the deployment ``names`` describes."""
+    return StageRecords(GcsRecordStore(storage, names.state_bucket, log), names.app, names.stage)
+
+
+def deploy_record(names: Names, resources: Iterable[GcpResource]) -> Record:
+    """The record of a deploy of ``resources`` finishing now."""
+    return Record.of(names.app, names.stage, resources)
 
 
 def ensure_state_bucket(storage: Any, names: Names, log: CallLog) -> None:
@@ -181,129 +160,3 @@ def ensure_state_bucket(storage: Any, names: Names, log: CallLog) -> None:
             f"cannot create the state bucket {names.state_bucket!r}: {error}; the deploying "
             f"identity needs storage.buckets.create on project {names.project!r}"
         ) from None
-
-
-def write_record(
-    storage: Any, names: Names, record: Record, previous: Record | None, log: CallLog
-) -> None:
-    """Write ``record``, conditional on ``previous`` still being the one stored."""
-    from google.api_core import exceptions
-
-    generation = previous.generation if previous is not None and previous.generation else 0
-    blob = storage.bucket(names.state_bucket).blob(names.record_key)
-    try:
-        log.write(
-            "storage.objects.insert",
-            blob.upload_from_string,
-            record.to_json(),
-            content_type="application/json",
-            if_generation_match=generation,
-        )
-    except exceptions.PreconditionFailed:
-        raise DeployError(
-            f"the deploy record of {names.app!r} on stage {names.stage!r} changed while this "
-            f"deploy ran (another deploy finished first); run 'portway deploy --stage "
-            f"{names.stage}' again to reconcile"
-        ) from None
-    except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
-        raise DeployError(
-            f"cannot write the deploy record {_location(names, names.record_key)}: {error}"
-        ) from None
-
-
-def delete_record(storage: Any, names: Names, log: CallLog) -> None:
-    from google.api_core import exceptions
-
-    blob = storage.bucket(names.state_bucket).blob(names.record_key)
-    try:
-        log.write("storage.objects.delete", blob.delete)
-    except exceptions.NotFound:
-        return
-
-
-def lock_key(names: Names) -> str:
-    return f"locks/{names.app}/{names.stage}.json"
-
-
-def acquire_lock(storage: Any, names: Names, operation: str, log: CallLog) -> int | None:
-    """Take the stage's lock; return its generation (for :func:`release_lock`), or raise
-    :class:`DeployError` naming who holds it."""
-    from google.api_core import exceptions
-
-    holder = {
-        "operation": operation,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "since": now(),
-    }
-    blob = storage.bucket(names.state_bucket).blob(lock_key(names))
-    try:
-        log.write(
-            "storage.objects.insert",
-            blob.upload_from_string,
-            json.dumps(holder).encode("utf-8"),
-            content_type="application/json",
-            if_generation_match=0,
-        )
-        return int(blob.generation) if blob.generation else None
-    except exceptions.PreconditionFailed:
-        pass
-    except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
-        raise DeployError(f"cannot take the deploy lock: {error}") from None
-    current, generation = _read_lock(storage, names, log)
-    if current and _holder_is_dead(current):
-        # Our own machine, a process that is gone: a deploy that was killed. Take over,
-        # removing that lock only (its generation): of two deploys taking over, one wins.
-        release_lock(storage, names, log, generation)
-        return acquire_lock(storage, names, operation, log)
-    who = (
-        f"{current.get('operation', 'a deploy')} from {current.get('host')} "
-        f"(pid {current.get('pid')}) since {current.get('since')}"
-        if current
-        else "another deploy"
-    )
-    raise DeployError(
-        f"stage {names.stage!r} of {names.app!r} is locked by {who}; wait for it to finish. "
-        f"If no deploy is running, remove the lock: gcloud storage rm "
-        f"{_location(names, lock_key(names))}"
-    )
-
-
-def _read_lock(storage: Any, names: Names, log: CallLog) -> tuple[dict[str, Any], int | None]:
-    """The lock's holder and generation (``{}`` and ``None`` when unreadable or gone)."""
-    try:
-        blob = log.read(
-            "storage.objects.get", storage.bucket(names.state_bucket).get_blob, lock_key(names)
-        )
-        generation = int(blob.generation)
-        value = json.loads(log.read("storage.objects.download", blob.download_as_bytes))
-        return (value if isinstance(value, dict) else {}), generation
-    except Exception:  # gone meanwhile, or not portway's: the error names no holder
-        return {}, None
-
-
-def _holder_is_dead(holder: Mapping[str, Any]) -> bool:
-    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-        return False
-    pid = int(holder["pid"])
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def release_lock(storage: Any, names: Names, log: CallLog, generation: int | None = None) -> None:
-    """Remove the lock: only generation ``generation`` when given (the one this deploy
-    took), so a lock taken over by another deploy meanwhile is left to it."""
-    from google.api_core import exceptions
-
-    blob = storage.bucket(names.state_bucket).blob(lock_key(names))
-    try:
-        log.write("storage.objects.delete", blob.delete, if_generation_match=generation)
-    except (exceptions.NotFound, exceptions.PreconditionFailed):
-        return

@@ -32,26 +32,26 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
-import importlib.util
-import shutil
-import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from portway.errors import PortwayError
 from portway.model import Queue
 from portway.model.triggers import HttpTrigger, MessageTrigger, ObjectCreatedTrigger
-from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
+from portway.testing.harness import DeadLetter, HttpReply
+from portway.testing.workspace import (
+    HarnessError,
+    WorkspaceHarness,
+    copy_pipeline_module,
+    request_local,
+)
 
 if TYPE_CHECKING:
-    from portway.capabilities import Capabilities
+    from pathlib import Path
+
     from portway.config import StageConfig
-    from portway.dataplane import Binding, DataPlane
     from portway.model import Pipeline
     from portway_gcp.deploy.deployment import GcpDeployment
     from portway_gcp.testing.emulators import EmulatorEndpoints
@@ -67,16 +67,14 @@ REGION = "europe-west1"
 PROJECT_NUMBER = "123456789012"
 _JOIN_TIMEOUT = 5.0
 
+__all__ = ["GcpEmulatorHarness", "HarnessError", "copy_pipeline_module"]
+
 
 class _Stoppable(Protocol):
     def stop(self) -> None: ...
 
 
-class HarnessError(PortwayError):
-    """The pipeline could not be deployed on the emulators or played (the logs attached)."""
-
-
-class GcpEmulatorHarness(Harness):
+class GcpEmulatorHarness(WorkspaceHarness):
     """Deploys the pipeline on Google's emulators and plays Cloud Run, GCS notifications
     and Cloud Scheduler against them.
 
@@ -87,11 +85,12 @@ class GcpEmulatorHarness(Harness):
 
     latency = 30.0
     poll_interval = 0.2
+    provider = "gcp"
+    workspace_prefix = "portway-gcp-conformance-"
 
     def __init__(self, *, endpoints: EmulatorEndpoints | None = None, keep: bool = False) -> None:
+        super().__init__(keep=keep)
         self.endpoints = endpoints
-        self.keep = keep
-        self.folder: Path | None = None
         self.deployment: GcpDeployment | None = None
         self.stage: StageConfig | None = None
         self.servers: dict[str, FunctionServer] = {}
@@ -103,18 +102,7 @@ class GcpEmulatorHarness(Harness):
         self._jobs: dict[str, JobPlayer] = {}
         self._runs: list[Run] = []
         self._pushed: list[str] = []  # subscription paths re-pointed at the relay
-        self._dataplane: DataPlane | None = None
         self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return "gcp"
-
-    @property
-    def capabilities(self) -> Capabilities:
-        from portway.providers import registry
-
-        return registry().spec("gcp").capabilities
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -126,7 +114,7 @@ class GcpEmulatorHarness(Harness):
         from portway_gcp.testing.storage_front import StorageFront
 
         self._pipeline = pipeline
-        self.folder = Path(tempfile.mkdtemp(prefix="portway-gcp-conformance-"))
+        self.folder = self.open_workspace()
         endpoints = self.endpoints or self._start_emulators(self.folder)
         # Every Cloud Storage client (deploy, this data plane, the functions) goes through
         # the front, so each object written is seen and notified, whoever writes it.
@@ -169,7 +157,7 @@ class GcpEmulatorHarness(Harness):
         self._play(deployment, endpoints)
         from portway.providers import registry
 
-        self._dataplane = registry().provider("gcp").connect(pipeline, self.stage)
+        self.dataplane = registry().provider("gcp").connect(pipeline, self.stage)
 
     def _start_emulators(self, folder: Path) -> EmulatorEndpoints:
         """Start the three emulators at once (the Pub/Sub one takes seconds)."""
@@ -251,17 +239,13 @@ class GcpEmulatorHarness(Harness):
                 service.stop()
         self._relay = self._front = None
         self._notifications = None
-        close = getattr(self._dataplane, "close", None)
-        if callable(close):
-            close()
-        self._dataplane = None
+        self.close_dataplane()
         self.deployment = None
         for emulator in reversed(self._emulators):
             with contextlib.suppress(Exception):
                 emulator.stop()
         self._emulators = []
-        if self.folder is not None and not self.keep:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        self.close_workspace()
 
     def diagnostics(self) -> str:
         if self.folder is None:
@@ -284,23 +268,10 @@ class GcpEmulatorHarness(Harness):
             runs = [f"{r.job} due {r.due.isoformat()}: {r.status} {r.error}" for r in self._runs]
         if runs:
             parts.append("scheduler runs:\n" + "\n".join(runs[-10:]))
-        for path in sorted(self.folder.glob("*.log")):
-            with contextlib.suppress(OSError):
-                text = path.read_text(encoding="utf-8", errors="replace")
-                if text.strip():
-                    parts.append(f"{path.name}:\n{tail(text, 30)}")
+        parts.extend(self.log_tails(30))
         return "\n".join(parts)
 
     # -- data plane ------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[Binding]:
-        from portway.dataplane import bind
-
-        if self._dataplane is None:
-            raise HarnessError("the gcp harness is not started: call start() first")
-        with bind(self._dataplane) as binding:
-            yield binding
 
     def dead_letters(self, source: str) -> list[DeadLetter]:
         from portway_gcp import native_events
@@ -364,7 +335,7 @@ class GcpEmulatorHarness(Harness):
 
     def _deployed(self) -> tuple[GcpDeployment, Pipeline]:
         if self.deployment is None or self._pipeline is None:
-            raise HarnessError("the gcp harness is not started: call start() first")
+            raise self.not_started()
         return self.deployment, self._pipeline
 
     def http(
@@ -397,31 +368,4 @@ class GcpEmulatorHarness(Harness):
         # not played: the local server answers every caller (the invoker bindings deploy
         # makes are tested with the deploy).
         server = self.servers[chosen]
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=dict(headers or {}))
-            response = connection.getresponse()
-            return HttpReply(
-                response.status,
-                {name.lower(): value for name, value in response.getheaders()},
-                response.read(),
-            )
-        finally:
-            connection.close()
-
-
-def copy_pipeline_module(app: str, project: Path) -> str:
-    """Copy ``app``'s module into ``project`` as a top-level module; return the new ``app``.
-
-    The source zip holds the project's own code, ``portway`` and ``portway_gcp``, not
-    ``portway.testing``; so the conformance pipeline travels as the project's code. The
-    module must import only installed packages (the conformance pipeline imports public
-    ``portway`` names only).
-    """
-    module, _, attribute = app.partition(":")
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-        raise HarnessError(f"cannot find the source file of {module!r} to deploy it")
-    top_level = module.rpartition(".")[2]
-    shutil.copyfile(spec.origin, project / f"{top_level}.py")
-    return f"{top_level}:{attribute or 'app'}"
+        return request_local(server.port, method, path, body=body, headers=headers)

@@ -177,14 +177,13 @@ def notification_player(deployment: GcpDeployment) -> NotificationPlayer:
     skipped), so they are read from the deploy record, which lists what deploy would
     have created (Cloud Storage gives a config its id; the topic's id stands for it).
     """
-    from portway_gcp.deploy import record as records
     from portway_gcp.deploy.resources import Kind
     from portway_gcp.testing.notifications import NotificationConfig, NotificationPlayer
 
-    record = records.read_record(deployment.gcp.storage, deployment.names, deployment.log)
+    record = deployment.records.read()
     configs = []
     for resource in record.resources if record is not None else ():
-        if resource.kind is not Kind.STORAGE_NOTIFICATION:
+        if resource.kind != Kind.STORAGE_NOTIFICATION:
             continue
         spec = resource.spec
         configs.append(

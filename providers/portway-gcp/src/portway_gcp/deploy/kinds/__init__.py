@@ -27,8 +27,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from portway.deploy.execute import CallLog
 from portway.errors import ConfigError
-from portway_gcp.deploy.kinds.calls import CallLog, ResourceCalls
+from portway_gcp.deploy.kinds.calls import ResourceCalls
 from portway_gcp.deploy.resources import Kind
 
 if TYPE_CHECKING:

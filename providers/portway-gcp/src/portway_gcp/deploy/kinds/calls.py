@@ -1,13 +1,13 @@
 """Every Google Cloud call a deploy makes: counted, and its errors made readable.
 
-:class:`CallLog` records each call as read-only or mutating (``plan`` and a no-op
-redeploy must make no mutating call; tests count them). :class:`ResourceCalls` binds the
-log to one resource, so a failure reads ``pubsub:topic projects/p/topics/t:
-pubsub.topics.create failed: PermissionDenied: ...`` followed by the fix where one is
-known (an API not enabled, a missing permission, bad credentials), and never as a bare
-``google.api_core`` traceback. Errors that mean "already there" or "already gone" are
-named by the caller (:meth:`ResourceCalls.unless`), because only it knows which ones are
-harmless.
+:class:`~portway.deploy.execute.CallLog` (the core's) records each call as read-only or
+mutating (``plan`` and a no-op redeploy must make no mutating call; tests count them).
+:class:`ResourceCalls` binds the log to one resource, so a failure reads
+``pubsub:topic projects/p/topics/t: pubsub.topics.create failed: PermissionDenied: ...``
+followed by the fix where one is known (an API not enabled, a missing permission, bad
+credentials), and never as a bare ``google.api_core`` traceback. Errors that mean
+"already there" or "already gone" are named by the caller (:meth:`ResourceCalls.unless`),
+because only it knows which ones are harmless.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from portway.errors import DeployError
+
+if TYPE_CHECKING:
+    from portway.deploy.execute import CallLog
 
 # "Cloud Pub/Sub API has not been used in project 123 before or it is disabled. Enable it
 # by visiting https://console.developers.google.com/apis/api/pubsub.googleapis.com/..."
@@ -30,37 +33,6 @@ _DISABLED_API = re.compile(r"([a-z0-9-]+\.googleapis\.com)")
 #: https://cloud.google.com/iam/docs/service-accounts-create#creating
 ACCOUNT_RETRY_DELAYS: tuple[float, ...] = (2, 3, 5, 5, 10, 10, 10, 15)
 _NOT_YET = re.compile(r"service account|does not exist", re.IGNORECASE)
-
-
-@dataclass
-class CallLog:
-    """The calls made, in order: ``(operation, mutating)`` (``("pubsub.topics.list", False)``)."""
-
-    calls: list[tuple[str, bool]] = field(default_factory=list)
-
-    def read(self, operation: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Make a read-only call (and count it)."""
-        self.calls.append((operation, False))
-        return method(*args, **kwargs)
-
-    def write(
-        self, operation: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any
-    ) -> Any:
-        """Make a mutating call (and count it)."""
-        self.calls.append((operation, True))
-        return method(*args, **kwargs)
-
-    def skipped(self, operation: str) -> None:
-        """Note a mutating call not made because the stage's emulator lacks it."""
-        self.calls.append((f"{operation} (skipped: emulator)", True))
-
-    @property
-    def reads(self) -> list[str]:
-        return [name for name, mutating in self.calls if not mutating]
-
-    @property
-    def writes(self) -> list[str]:
-        return [name for name, mutating in self.calls if mutating]
 
 
 @dataclass(frozen=True, slots=True)
