@@ -29,30 +29,28 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
-import importlib.util
 import json
-import shutil
-import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from portway.errors import PortwayError
 from portway.model import MessageTrigger, Queue
-from portway.testing.harness import DeadLetter, Harness, HttpReply, tail
+from portway.testing.harness import DeadLetter, HttpReply
+from portway.testing.workspace import (
+    HarnessError,
+    WorkspaceHarness,
+    copy_pipeline_module,
+    request_local,
+)
 from portway_azure.testing.app_settings import app_environment
 from portway_azure.testing.azurite_storage import create_storage, remove_storage
 from portway_azure.testing.functions_worker import Invocation
 
 if TYPE_CHECKING:
-    from portway.capabilities import Capabilities
     from portway.config import StageConfig
-    from portway.dataplane import Binding
     from portway.model import Pipeline
     from portway_azure.deploy.resources import AzureResource
     from portway_azure.naming import Names
@@ -69,33 +67,33 @@ RESOURCE_GROUP = "portway-conformance-rg"
 LOCATION = "westeurope"
 _JOIN_TIMEOUT = 5.0
 
-
-class HarnessError(PortwayError):
-    """The pipeline could not be set up on Azurite or played (the logs attached)."""
+__all__ = ["AzuriteHarness", "HarnessError"]
 
 
-class AzuriteHarness(Harness):
+class AzuriteHarness(WorkspaceHarness):
     """Runs the packaged Function Apps against Azurite, playing the host and Event Grid.
 
     ``connection_string``: a running Azurite to use (the tests' session one); without
     it the harness starts its own Azurite and stops it after. ``keep``: leave the
-    temporary folder (zips, unpacked apps, logs) behind.
+    temporary folder (zips, unpacked apps, logs) behind. The folder, the data plane's
+    binding, the log tails and local HTTP are the core's
+    (:class:`~portway.testing.workspace.WorkspaceHarness`).
     """
 
+    provider = "azure"
+    workspace_prefix = "portway-azure-conformance-"
     latency = 30.0
     poll_interval = 0.2
 
     def __init__(self, *, connection_string: str | None = None, keep: bool = False) -> None:
+        super().__init__(keep=keep)
         self.connection_string = connection_string
-        self.keep = keep
-        self.folder: Path | None = None
         self._pipeline: Pipeline | None = None
         self._stage: StageConfig | None = None
         self._names: Names | None = None
         self._azurite: Azurite | None = None
         self._connection: str | None = None
         self._player: EventGridPlayer | None = None
-        self._dataplane: Any = None
         self._workers: list[AppWorker] = []
         self._logs: list[IO[bytes]] = []
         self._listeners: dict[str, QueueListener] = {}  # by poison queue name
@@ -107,16 +105,6 @@ class AzuriteHarness(Harness):
         self._lock = threading.Lock()
         self._activity: list[str] = []
 
-    @property
-    def name(self) -> str:
-        return "azure"
-
-    @property
-    def capabilities(self) -> Capabilities:
-        from portway.providers import registry
-
-        return registry().spec("azure").capabilities
-
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self, app: str, pipeline: Pipeline) -> None:
@@ -125,7 +113,7 @@ class AzuriteHarness(Harness):
 
         self._pipeline = pipeline
         self._activity.clear()
-        self.folder = Path(tempfile.mkdtemp(prefix="portway-azure-conformance-"))
+        folder = self.open_workspace()
         connection = self.connection_string
         if connection is None:
             from portway_azure.testing.azurite import Azurite
@@ -133,7 +121,7 @@ class AzuriteHarness(Harness):
             self._azurite = Azurite()
             connection = self._azurite.start().connection_string
         self._connection = connection
-        project = self.folder / "project"
+        project = folder / "project"
         project.mkdir()
         module = copy_pipeline_module(app, project)
         (project / "portway.toml").write_text(
@@ -186,7 +174,7 @@ class AzuriteHarness(Harness):
         self._play(pipeline, stage, names, connection, endpoints, apps)
         if watched:
             self._watch(sorted(set(watched)), names.storage_system_topic)
-        self._dataplane = connect_pipeline(
+        self.dataplane = connect_pipeline(
             pipeline, stage, topic_endpoints=endpoints, event_grid_key=player.key, environ={}
         )
 
@@ -325,10 +313,7 @@ class AzuriteHarness(Harness):
         if self._player is not None:
             self._player.stop()
             self._player = None
-        close = getattr(self._dataplane, "close", None)
-        if close is not None:
-            close()
-        self._dataplane = None
+        self.close_dataplane()
         if self._azurite is not None:
             self._azurite.stop()  # its data goes with it
             self._azurite = None
@@ -336,8 +321,7 @@ class AzuriteHarness(Harness):
             remove_storage(self._created, self._connection)  # leave a shared Azurite as found
         self._created = []
         self._pipeline = self._stage = self._names = self._connection = None
-        if self.folder is not None and not self.keep:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        self.close_workspace()
 
     def diagnostics(self) -> str:
         if self.folder is None:
@@ -346,11 +330,7 @@ class AzuriteHarness(Harness):
         with self._lock:
             if self._activity:
                 parts.append("invocations:\n" + "\n".join(self._activity[-40:]))
-        for path in sorted(self.folder.glob("*.log")):
-            with contextlib.suppress(OSError):
-                text = path.read_text(encoding="utf-8", errors="replace")
-                if text.strip():
-                    parts.append(f"{path.name}:\n{tail(text, 30)}")
+        parts.extend(self.log_tails())
         for listener in self._listeners.values():
             if listener.errors:
                 parts.append(f"listener {listener.name}: " + "; ".join(listener.errors[-5:]))
@@ -366,15 +346,6 @@ class AzuriteHarness(Harness):
             self._activity.append(f"{function}: {what}: {outcome.error or 'ok'}")
 
     # -- data plane ------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[Binding]:
-        from portway.dataplane import bind
-
-        if self._dataplane is None:
-            raise HarnessError("the azure harness is not started: call start() first")
-        with bind(self._dataplane) as binding:
-            yield binding
 
     def dead_letters(self, source: str) -> list[DeadLetter]:
         from azure.core.exceptions import ResourceNotFoundError
@@ -434,7 +405,7 @@ class AzuriteHarness(Harness):
 
     def _deployed(self) -> tuple[Pipeline, Names]:
         if self._pipeline is None or self._names is None:
-            raise HarnessError("the azure harness is not started: call start() first")
+            raise self.not_started()
         return self._pipeline, self._names
 
     def http(
@@ -454,33 +425,7 @@ class AzuriteHarness(Harness):
         found = self._http.find(method, unquote(path.split("?", 1)[0]))
         if found is not None and found[0].auth_level != "anonymous":
             sent[KEY_HEADER] = found[0].key  # what a caller holding the function key sends
-        connection = http.client.HTTPConnection("127.0.0.1", self._http.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            response = connection.getresponse()
-            return HttpReply(
-                response.status,
-                {name.lower(): value for name, value in response.getheaders()},
-                response.read(),
-            )
-        finally:
-            connection.close()
-
-
-def copy_pipeline_module(app: str, project: Path) -> str:
-    """Copy ``app``'s module into ``project`` as a top-level module; return the new ``app``.
-
-    The app zip leaves ``portway.testing`` out, so the conformance pipeline travels as
-    the project's own code. The module must import only installed packages (the
-    conformance pipeline imports public ``portway`` names only).
-    """
-    module, _, attribute = app.partition(":")
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-        raise HarnessError(f"cannot find the source file of {module!r} to package it")
-    top_level = module.rpartition(".")[2]
-    shutil.copyfile(spec.origin, project / f"{top_level}.py")
-    return f"{top_level}:{attribute or 'app'}"
+        return request_local(self._http.port, method, path, body=body, headers=sent)
 
 
 def _neutral_name(resource: AzureResource) -> str:
