@@ -35,13 +35,21 @@ Function fixtures:
 ``unique_name``
     ``unique_name("lake")`` -> ``lake-1a2b3c4d``: emulators are shared by the session,
     so each test names what it creates uniquely.
+
+Module fixture:
+
+``example``
+    The ``lake-to-warehouse`` example pipeline (:data:`EXAMPLE`), imported as the CLI
+    does, then forgotten (its module and ``sys.path`` entry removed).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -54,8 +62,11 @@ from portway_gcp.testing.emulators import (
     StorageEmulator,
 )
 
+from portway import Pipeline
 from portway.config import StageConfig
+from portway.loading import load_pipeline
 
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 PROJECT = "portway-test"
 REGION = "europe-west1"
 STAGE = "test"
@@ -144,3 +155,14 @@ def gcp_stage(gcp_environment: EmulatorEndpoints) -> StageConfig:
 def gcp_clients(gcp_stage: StageConfig) -> GcpClients:
     """Clients of :func:`gcp_stage` (created on first use, fresh for each test)."""
     return GcpClients.for_stage(gcp_stage)
+
+
+@pytest.fixture(scope="module")
+def example() -> Iterator[Pipeline]:
+    """The example pipeline, imported as the CLI does, then forgotten."""
+    path = list(sys.path)
+    try:
+        yield load_pipeline("pipeline:app", EXAMPLE)
+    finally:
+        sys.modules.pop("pipeline", None)
+        sys.path[:] = path

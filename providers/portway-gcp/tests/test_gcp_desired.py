@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from portway_gcp.deploy.desired import ENTRY_POINT, desired_resources, trigger_ack_deadline
@@ -14,9 +11,7 @@ from portway_gcp.naming import Names
 
 from portway import Message, Pipeline
 from portway.errors import ValidationError
-from portway.loading import load_pipeline
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 NAMES = Names("lake-to-warehouse", "prod", "acme-data", "europe-west1")
 SHA = "ab" * 32
 NUMBER = "123456789012"
@@ -30,17 +25,6 @@ SERVICES = f"projects/acme-data/locations/europe-west1/services/{P}"
 LANDING = "projects/_/buckets/lake-to-warehouse-prod-landing-e95485aa"
 LAKE = "projects/_/buckets/lake-to-warehouse-prod-lake-e95485aa"
 INVOKER_EMAIL = f"lake-to-warehouse-pro-af2c4790{EMAIL}"
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Pipeline]:
-    """The example pipeline, imported as the CLI does, then forgotten."""
-    path = list(sys.path)
-    try:
-        yield load_pipeline("pipeline:app", EXAMPLE)
-    finally:
-        sys.modules.pop("pipeline", None)
-        sys.path[:] = path
 
 
 def desired(pipeline: Pipeline, names: Names = NAMES) -> tuple[GcpResource, ...]:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from portway_gcp.iam import (
     Binding,
@@ -20,10 +16,8 @@ from portway_gcp.naming import Names
 
 from portway import HttpRequest, Pipeline
 from portway.errors import ConfigError
-from portway.loading import load_pipeline
 from portway.model import Action
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 NAMES = Names("lake-to-warehouse", "prod", "acme-data", "europe-west1")
 NUMBER = "123456789012"
 
@@ -44,17 +38,6 @@ VIEWER = "roles/storage.objectViewer"
 CREATOR = "roles/storage.objectCreator"
 USER = "roles/storage.objectUser"
 PUBLISHER = "roles/pubsub.publisher"
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Pipeline]:
-    """The example pipeline, imported as the CLI does, then forgotten."""
-    path = list(sys.path)
-    try:
-        yield load_pipeline("pipeline:app", EXAMPLE)
-    finally:
-        sys.modules.pop("pipeline", None)
-        sys.path[:] = path
 
 
 def bindings_of(example: Pipeline, function: str) -> list[Binding]:

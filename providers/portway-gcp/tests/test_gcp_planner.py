@@ -1,13 +1,10 @@
-"""The planner is a pure function: (desired, observed, record) -> frozen changes."""
+"""The core planner on Google Cloud's resources: kind order, attachments known from the
+record, and what a deletion of a labelled resource says."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from portway_gcp.deploy.desired import desired_resources
 from portway_gcp.deploy.observe import Observed, recorded_attachments
 from portway_gcp.deploy.resources import GcpResource, Kind
@@ -17,9 +14,7 @@ from portway import Pipeline
 from portway.deploy import ChangeKind, Plan, reconcile
 from portway.deploy.reconcile import ResourceChange
 from portway.deploy.record import Record
-from portway.loading import load_pipeline
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 NAMES = Names("demo", "test", "acme-data", "europe-west1")
 TOPICS = "projects/acme-data/topics/demo-test-"
 ACCOUNT = GcpResource(
@@ -71,16 +66,6 @@ def found(resource: GcpResource, spec_hash: str | None = None) -> Observed:
 
 def deployed(*resources: GcpResource) -> Record:
     return Record.of("demo", "test", resources)
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Pipeline]:
-    path = list(sys.path)
-    try:
-        yield load_pipeline("pipeline:app", EXAMPLE)
-    finally:
-        sys.modules.pop("pipeline", None)
-        sys.path[:] = path
 
 
 def test_first_deploy_creates_everything_in_kind_and_dependency_order() -> None:

@@ -13,11 +13,11 @@ because only it knows which ones are harmless.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from portway.deploy.execute import settle
 from portway.errors import DeployError
 
 if TYPE_CHECKING:
@@ -61,25 +61,27 @@ class ResourceCalls:
         harmless: tuple[type[Exception], ...] = (),
         **kwargs: Any,
     ) -> Any:
-        """A mutating call tried again while it is refused for naming a service account
-        that has not propagated yet (see :data:`ACCOUNT_RETRY_DELAYS`); ``None`` when it
-        fails with one of ``harmless``."""
+        """A mutating call tried again (the core's :func:`~portway.deploy.execute.settle`)
+        while it is refused for naming a service account that has not propagated yet (see
+        :data:`ACCOUNT_RETRY_DELAYS`); ``None`` when it fails with one of ``harmless``."""
         from google.api_core import exceptions
 
         # BadRequest covers the REST APIs' 400 and gRPC's InvalidArgument (its subclass).
         refused = (exceptions.BadRequest, exceptions.NotFound, exceptions.FailedPrecondition)
-        for delay in (*delays, None):
+
+        def attempt() -> Any:
             try:
                 return self.log.write(operation, method, *args, **kwargs)
             except harmless:
                 return None
-            except refused as error:
-                if delay is None or not _NOT_YET.search(str(error)):
-                    raise self.failure(operation, error) from None
-                time.sleep(delay)
-            except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
-                raise self.failure(operation, error) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def passing(error: Exception) -> bool:
+            return isinstance(error, refused) and bool(_NOT_YET.search(str(error)))
+
+        try:
+            return settle(attempt, delays=delays, passing=passing)
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
+            raise self.failure(operation, error) from None
 
     def unless(
         self,
