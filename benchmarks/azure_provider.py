@@ -189,11 +189,11 @@ def plan_calls(connection_string: str, sizes: tuple[int, ...]) -> dict[str, Any]
                 deploy_s = time.perf_counter() - start
                 second, second_sender = deployment()
                 second.archives = first.archives  # the same zips, as a second run builds them
-                before = len(replay.calls)
+                before = len(replay.log.reads)
                 start = time.perf_counter()
                 plan = second.plan()
                 plan_s = time.perf_counter() - start
-                reads = [path for method, path in replay.calls[before:] if method == "GET"]
+                reads = replay.log.reads[before:]
                 if not plan.is_empty:
                     second.apply(plan)
                 figures[f"functions_{size}"] = {

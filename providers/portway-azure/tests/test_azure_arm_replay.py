@@ -34,8 +34,8 @@ def test_role_assignments_are_listed_below_the_group_for_the_principal_filtered(
         "rg", filter=f"principalId eq '{identity.principal_id}'"
     )
     assert [(a.name, a.scope) for a in listed] == [("a1", queue)]
-    assert [call.split()[0] for call in replay.writes] == ["PUT", "PUT", "PUT"]
-    assert len(replay.reads) == 1
+    assert [call.split()[0] for call in replay.log.writes] == ["PUT", "PUT", "PUT"]
+    assert len(replay.log.reads) == 1
 
 
 def test_a_redeploy_observed_through_the_replay_plans_nothing_and_sends_nothing(
@@ -73,17 +73,18 @@ def test_a_redeploy_observed_through_the_replay_plans_nothing_and_sends_nothing(
     first, first_sender = deployment()
     first.apply(first.plan())
     assert len(first_sender.sent) >= len(first.desired)
-    assert len(replay.writes) == len(first_sender.sent)
+    assert len(replay.log.writes) == len(first_sender.sent)
 
     second, second_sender = deployment()
-    before = len(replay.calls)
+    before = len(replay.log.calls)
     plan = second.plan()
     assert plan.is_empty
-    reads = replay.calls[before:]
-    assert all(method == "GET" for method, _ in reads)
+    reads = [call for call, mutating in replay.log.calls[before:] if not mutating]
+    assert len(reads) == len(replay.log.calls) - before
+    assert all(call.startswith("GET ") for call in reads)
     # One list per kind in the group, the role assignments of the one identity, and
     # the containers and queues of each of the two storage accounts (data, app host).
-    assert [path.rsplit("/", 1)[1] for _, path in reads] == [
+    assert [call.rsplit("/", 1)[1] for call in reads] == [
         "storageAccounts",
         "topics",
         "systemTopics",
@@ -95,4 +96,4 @@ def test_a_redeploy_observed_through_the_replay_plans_nothing_and_sends_nothing(
     ]
     second.apply(plan)
     assert second_sender.sent == []
-    assert len(replay.calls) == before + len(reads)
+    assert len(replay.log.calls) == before + len(reads)

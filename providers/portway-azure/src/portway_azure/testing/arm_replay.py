@@ -6,8 +6,8 @@ resources earlier requests created: the clients, their serializers, their pagers
 portway's :func:`~portway_azure.deploy.observe.observe` all run as they do against
 Azure; only the HTTP answer comes from here. It is a ``requests`` adapter mounted on
 the session of azure-core's own ``RequestsTransport`` (what the clients use by
-default), under ``https://management.azure.com/``. Every call is counted
-(:attr:`ArmReplay.calls`).
+default), under ``https://management.azure.com/``. Every call is counted in the core's
+:class:`~portway.deploy.execute.CallLog` (:attr:`ArmReplay.log`, as ``"GET <path>"``).
 
 What it answers, and nothing more (ARM's REST conventions,
 https://learn.microsoft.com/azure/azure-resource-manager/management/resource-providers-and-types):
@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import requests.adapters
 
+from portway.deploy.execute import CallLog
 from portway_azure.deploy.arm import ArmClients
 from portway_azure.deploy.requests import PUBLISH, ArmRequest
 
@@ -67,21 +68,12 @@ _MUTATING = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 
 @dataclass
 class ArmReplay:
-    """ARM's resources as the requests made so far left them; :attr:`calls` counts
-    every HTTP call the clients made, as ``(method, path)``."""
+    """ARM's resources as the requests made so far left them; :attr:`log` counts every
+    HTTP call the clients made, as ``"<method> <path>"`` (its ``reads`` and ``writes``:
+    ``GET`` and the rest)."""
 
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    calls: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def reads(self) -> list[str]:
-        """The read-only calls (``GET path``), in order."""
-        return [f"{method} {path}" for method, path in self.calls if method not in _MUTATING]
-
-    @property
-    def writes(self) -> list[str]:
-        """The mutating calls (``PUT path``...), in order."""
-        return [f"{method} {path}" for method, path in self.calls if method in _MUTATING]
+    log: CallLog = field(default_factory=CallLog)
 
     def clients(self, subscription: str) -> ReplayedArmClients:
         """azure-mgmt clients of ``subscription`` whose HTTP calls this replay answers."""
@@ -99,7 +91,7 @@ class ArmReplay:
         """ARM's status and JSON answer to ``method url`` with ``body``."""
         location = urllib.parse.urlsplit(url)
         path = location.path.rstrip("/")
-        self.calls.append((method, path))
+        self.log.note(f"{method} {path}", mutating=method in _MUTATING)
         key = path.lower()
         if method == "PUT":
             self.resources[key] = _stored(path, json.loads(body or b"{}"))
