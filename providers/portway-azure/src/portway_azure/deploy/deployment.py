@@ -30,7 +30,7 @@ from portway_azure.deploy.resources import AzureResource, Key, Kind, Observed
 from portway_azure.naming import Names, names_for_stage
 
 if TYPE_CHECKING:
-    from azure.storage.blob import BlobServiceClient, ContainerClient
+    from azure.storage.blob import BlobServiceClient
 
     from portway.config import StageConfig
     from portway.deploy import Plan
@@ -133,10 +133,8 @@ class Deployment(ReconciledDeployment):
         found = self._observed if self._observed is not None else self.observe()
         if (Kind.STORAGE_ACCOUNT, self.names.storage_account) not in found:
             return None
-        return records.stage_records(self._state(), self.names).read()
-
-    def _state(self) -> ContainerClient:
-        return records.state_container(self.blob_service())
+        state = records.state_container(self.blob_service())
+        return records.stage_records(state, self.names).read()
 
     def apply(self, plan: Plan, *, destroy: bool = False) -> None:
         found = self._observed if self._observed is not None else self.observe()

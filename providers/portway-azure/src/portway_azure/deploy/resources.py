@@ -91,8 +91,25 @@ def path_of(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
 
 
+class _Placed:
+    """``path`` and ``key`` of a resource named ``name`` within ``parent``."""
+
+    __slots__ = ()
+    kind: Kind
+    name: str
+    parent: str
+
+    @property
+    def path(self) -> str:
+        return path_of(self.parent, self.name)
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.path)
+
+
 @dataclass(frozen=True, slots=True)
-class AzureResource:
+class AzureResource(_Placed):
     """One Azure resource a deployment wants to exist.
 
     ``name``: its own name (for a container or a queue, the data-plane name);
@@ -110,20 +127,12 @@ class AzureResource:
     depends_on: tuple[Key, ...] = ()
 
     @property
-    def path(self) -> str:
-        return path_of(self.parent, self.name)
-
-    @property
-    def key(self) -> Key:
-        return (self.kind, self.path)
-
-    @property
     def spec_hash(self) -> str:
         return spec_hash(self.spec)
 
 
 @dataclass(frozen=True, slots=True)
-class Observed:
+class Observed(_Placed):
     """One resource found on Azure carrying this deployment's marks.
 
     ``spec_hash`` is what the last deploy stored with it (``None``: absent, as after a
@@ -138,14 +147,6 @@ class Observed:
     spec_hash: str | None = None
     parent: str = ""
     details: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def path(self) -> str:
-        return path_of(self.parent, self.name)
-
-    @property
-    def key(self) -> Key:
-        return (self.kind, self.path)
 
 
 # -- resource ids ----------------------------------------------------------------------------
