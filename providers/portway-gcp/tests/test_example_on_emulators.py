@@ -3,38 +3,20 @@
 The same test runs on the local provider and on the other clouds' emulators: a CSV
 written into ``landing`` comes out cleaned in ``lake``, its report is logged by
 ``report`` (subscribed to ``loaded``), and ``GET /status`` lists it. The example's
-``rate(15 minutes)`` schedule is deployed and played, but not awaited.
+``rate(15 minutes)`` schedule is deployed and played, but not awaited. ``example`` is
+the conftest's: the example pipeline, imported as the CLI does.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from portway_gcp.testing.emulators import DrongoServer, EmulatorEndpoints
 from portway_gcp.testing.harness import GcpEmulatorHarness
 
 from portway.model import Pipeline
 from portway.testing.harness import wait_for
-
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
-
-
-@pytest.fixture
-def example(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    """The example's pipeline, imported from its folder as ``pipeline:app``."""
-    sys.modules.pop("pipeline", None)
-    monkeypatch.syspath_prepend(str(EXAMPLE))
-    import pipeline  # type: ignore[import-not-found]
-
-    try:
-        yield pipeline.app
-    finally:
-        sys.modules.pop("pipeline", None)
 
 
 def harness_read(harness: GcpEmulatorHarness, bucket: Any, key: str) -> bytes | None:

@@ -243,17 +243,7 @@ def connect_pipeline(pipeline: Pipeline, stage: StageConfig) -> GcpDataPlane:
 
     clients = GcpClients.for_stage(stage)
     names = Names(pipeline.name, stage.name, clients.project, clients.region)
-    buckets: dict[str, str] = {}
-    queues: dict[str, str] = {}
-    topics: dict[str, str] = {}
-    for resource in pipeline.resources.values():
-        if isinstance(resource, Bucket):
-            buckets[resource.name] = names.bucket(resource.name)
-        elif isinstance(resource, Queue):
-            queues[resource.name] = names.topic_path(names.queue_topic(resource.name))
-        elif isinstance(resource, Topic):
-            topics[resource.name] = names.topic_path(names.topic(resource.name))
-    resources = ResourceMap(buckets=buckets, queues=queues, topics=topics)
+    resources = names.resource_map(pipeline.resources.values())
     return GcpDataPlane(resources, clients, stage=stage.name)
 
 

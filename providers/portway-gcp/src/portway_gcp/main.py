@@ -44,6 +44,7 @@ from portway.invocation import deliver_messages, describe
 from portway.loading import load_pipeline
 from portway.model import Function
 from portway.model.triggers import HttpTrigger, MessageTrigger, ObjectCreatedTrigger
+from portway.runtime_resources import APP, FUNCTION, STAGE
 from portway_gcp import native_events
 from portway_gcp.native_events import MalformedEvent
 
@@ -51,12 +52,6 @@ if TYPE_CHECKING:
     from portway_gcp.dataplane import GcpDataPlane
 
 __all__ = ["Request", "handle", "reset"]
-
-# The environment contract written by portway_gcp.deploy.desired (same names; a test
-# checks they agree). Not imported from there: that module pulls in the whole deploy.
-APP = "PORTWAY_APP"
-FUNCTION = "PORTWAY_FUNCTION"
-STAGE = "PORTWAY_STAGE"
 
 #: What Flask accepts as a view's return value: body, status, headers.
 Response = tuple[bytes, int, dict[str, str]]

@@ -15,10 +15,13 @@ project-wide, so the region is not part of any name.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from portway.deploy.names import fit, stable_hash
 from portway.errors import ConfigError
+from portway.model import Bucket, Queue, Resource, Topic
+from portway_gcp.runtime_config import ResourceMap
 
 # Name limits (characters) and rules, each from Google's documentation.
 # Buckets: 3-63 characters (without dots), lowercase letters, digits, '-', '_', starting
@@ -198,6 +201,20 @@ class Names:
 
     def subscription_path(self, subscription_id: str) -> str:
         return f"projects/{self.project}/subscriptions/{subscription_id}"
+
+    def resource_map(self, resources: Iterable[Resource]) -> ResourceMap:
+        """Where ``resources`` are, as a deployed function's environment names them: bucket
+        ids, and topic paths for queues and topics (a queue is sent to through its topic)."""
+        sections: dict[str, dict[str, str]] = {"buckets": {}, "queues": {}, "topics": {}}
+        for resource in resources:
+            if isinstance(resource, Bucket):
+                sections["buckets"][resource.name] = self.bucket(resource.name)
+            elif isinstance(resource, Queue):
+                path = self.topic_path(self.queue_topic(resource.name))
+                sections["queues"][resource.name] = path
+            elif isinstance(resource, Topic):
+                sections["topics"][resource.name] = self.topic_path(self.topic(resource.name))
+        return ResourceMap(**sections)
 
     # -- Cloud Run functions, service accounts -----------------------------------------------
 

@@ -1,7 +1,7 @@
 """Where a deployed function's resources are, as its environment tells it. Pure, no SDK.
 
 ``portway deploy`` sets ``PORTWAY_GCP_RESOURCES`` on every function (see
-:func:`portway_gcp.deploy.desired.resource_map`): compact JSON naming, for each resource
+:meth:`portway_gcp.naming.Names.resource_map`): compact JSON naming, for each resource
 the function's ``uses=[...]`` and trigger name, its Google Cloud identity::
 
     {"buckets": {"lake": "shop-prod-lake-1a2b3c4d"},

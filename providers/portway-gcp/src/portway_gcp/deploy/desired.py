@@ -43,23 +43,19 @@ from portway.model import (
     Topic,
     limits,
 )
+from portway.runtime_resources import APP, FUNCTION, STAGE
 from portway.validation import Severity
 from portway.validation.rules import portway_validate
 from portway_gcp import iam
 from portway_gcp.deploy.resources import GcpResource, Kind
 from portway_gcp.naming import Names
 from portway_gcp.plugin import CAPABILITIES
+from portway_gcp.runtime_config import ResourceMap
 from portway_gcp.schedules import pipeline_schedules
 
 # The functions-framework target: portway_gcp.main.handle, the runtime shim (issue 8).
 ENTRY_POINT = "handle"
 
-APP = "PORTWAY_APP"
-FUNCTION = "PORTWAY_FUNCTION"
-STAGE = "PORTWAY_STAGE"
-#: Compact JSON: {"buckets": {neutral: bucket id}, "queues": {neutral: topic path},
-#: "topics": {neutral: topic path}}, for what the function uses and what triggers it.
-RESOURCES = "PORTWAY_GCP_RESOURCES"
 
 # A subscription keeps unacknowledged messages 10 minutes to 7 days; dead letters are
 # kept the longest Pub/Sub allows.
@@ -378,7 +374,7 @@ def _function(
         APP: app,
         FUNCTION: function.name,
         STAGE: names.stage,
-        RESOURCES: _compact(resource_map(function, names)),
+        **resource_map(function, names).to_environment(),
     }
     return GcpResource(
         Kind.FUNCTION,
@@ -433,30 +429,15 @@ def trigger_contract(function: Function) -> dict[str, Any]:
     raise AssertionError(f"unknown trigger {trigger!r}")  # pragma: no cover
 
 
-def resource_map(function: Function, names: Names) -> dict[str, dict[str, str]]:
+def resource_map(function: Function, names: Names) -> ResourceMap:
     """The Google Cloud identities of what ``function`` uses and what triggers it.
 
-    Bucket ids, and topic paths for queues and topics (a queue is sent to through its
-    topic). Naming a resource grants nothing.
+    Naming a resource grants nothing.
     """
-    buckets: dict[str, str] = {}
-    queues: dict[str, str] = {}
-    topics: dict[str, str] = {}
     named = [use.resource for use in function.uses]
     if function.trigger.resource is not None:
         named.append(function.trigger.resource)
-    for resource in named:
-        if isinstance(resource, Bucket):
-            buckets[resource.name] = names.bucket(resource.name)
-        elif isinstance(resource, Queue):
-            queues[resource.name] = names.topic_path(names.queue_topic(resource.name))
-        elif isinstance(resource, Topic):
-            topics[resource.name] = names.topic_path(names.topic(resource.name))
-    return {
-        kind: dict(sorted(entries.items()))
-        for kind, entries in (("buckets", buckets), ("queues", queues), ("topics", topics))
-        if entries
-    }
+    return names.resource_map(named)
 
 
 # -- IAM ----------------------------------------------------------------------------------
