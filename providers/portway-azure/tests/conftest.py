@@ -8,13 +8,20 @@ With ``CI=true`` a missing Azurite fails the run instead of skipping.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from portway_azure.testing.azurite import Azurite, AzuriteUnavailable, azurite_stage
 
+from portway import Pipeline
 from portway.config import StageConfig
+from portway.loading import load_pipeline
+
+#: The ``lake-to-warehouse`` example project (:func:`example`).
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 
 
 def _unavailable(message: str) -> None:
@@ -57,3 +64,14 @@ def azure_stage(azurite_connection_string: str) -> StageConfig:
 def unique_name() -> str:
     """A fresh lowercase name (letters and digits), valid as a container or queue name."""
     return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="module")
+def example() -> Iterator[Pipeline]:
+    """The example pipeline, imported as the CLI does, then forgotten."""
+    path = list(sys.path)
+    try:
+        yield load_pipeline("pipeline:app", EXAMPLE)
+    finally:
+        sys.modules.pop("pipeline", None)
+        sys.path[:] = path

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from portway_azure.grouping import AppGroup, group_functions, group_of
@@ -16,21 +13,8 @@ from portway_azure.packaging.app_files import timespan
 
 from portway import HttpRequest, Message, Pipeline
 from portway.errors import ValidationError
-from portway.loading import load_pipeline
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 NAMES = Names("lake-to-warehouse", "prod", "sub-id", "data-rg", "westeurope")
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Pipeline]:
-    """The example pipeline, imported as the CLI does, then forgotten."""
-    path = list(sys.path)
-    try:
-        yield load_pipeline("pipeline:app", EXAMPLE)
-    finally:
-        sys.modules.pop("pipeline", None)
-        sys.path[:] = path
 
 
 def group(pipeline: Pipeline, function: str) -> AppGroup:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from portway_azure.clients import CLIENT_ID, RESOURCES
@@ -18,25 +15,12 @@ from portway_azure.roles import RoleAssignment, host_storage_assignment, role_as
 
 from portway import Message, Pipeline
 from portway.errors import ValidationError
-from portway.loading import load_pipeline
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 NAMES = Names("lake-to-warehouse", "prod", SUBSCRIPTION, "data-rg", "westeurope")
 GROUP = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/data-rg"
 DATA = NAMES.storage_account
 HOST = NAMES.host_storage_account
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Pipeline]:
-    """The example pipeline, imported as the CLI does, then forgotten."""
-    path = list(sys.path)
-    try:
-        yield load_pipeline("pipeline:app", EXAMPLE)
-    finally:
-        sys.modules.pop("pipeline", None)
-        sys.path[:] = path
 
 
 @pytest.fixture(scope="module")

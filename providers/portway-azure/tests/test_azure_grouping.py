@@ -4,10 +4,6 @@ memory, app settings)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from portway_azure.grouping import (
     AppGroup,
@@ -19,21 +15,7 @@ from portway_azure.grouping import (
 
 from portway import HttpRequest, Message, Pipeline, ScheduleEvent
 from portway.errors import ValidationError
-from portway.loading import load_pipeline
 from portway.model import Action, Bucket, Queue
-
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Pipeline]:
-    """The example pipeline, imported as the CLI does, then forgotten."""
-    path = list(sys.path)
-    try:
-        yield load_pipeline("pipeline:app", EXAMPLE)
-    finally:
-        sys.modules.pop("pipeline", None)
-        sys.path[:] = path
 
 
 def shop() -> Pipeline:

@@ -7,9 +7,6 @@ from ARM's JSON, read by :mod:`portway_azure.deploy.observe`'s pure functions.
 from __future__ import annotations
 
 import dataclasses
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,22 +34,14 @@ from portway.deploy.reconcile import ResourceChange, dependency_order
 from portway.deploy.reconcile import plan_deploy as reconcile_deploy
 from portway.deploy.reconcile import plan_destroy as reconcile_destroy
 from portway.deploy.record import Record
-from portway.loading import load_pipeline
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 NAMES = Names("lake-to-warehouse", "prod", SUBSCRIPTION, "data-rg", "westeurope")
 
 
 @pytest.fixture(scope="module")
-def desired() -> Iterator[tuple[AzureResource, ...]]:
-    path = list(sys.path)
-    try:
-        pipeline: Pipeline = load_pipeline("pipeline:app", EXAMPLE)
-        yield desired_resources(pipeline, NAMES, app="pipeline:app")
-    finally:
-        sys.modules.pop("pipeline", None)
-        sys.path[:] = path
+def desired(example: Pipeline) -> tuple[AzureResource, ...]:
+    return desired_resources(example, NAMES, app="pipeline:app")
 
 
 # -- observed state as Azure's list calls return it ------------------------------------------

@@ -4,11 +4,7 @@ on exact containers, queues and topics, never on the account or the resource gro
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from portway_azure.grouping import group_functions, group_of
 from portway_azure.naming import Names
 from portway_azure.roles import (
@@ -26,9 +22,7 @@ from portway_azure.roles import (
 )
 
 from portway import HttpRequest, Pipeline
-from portway.loading import load_pipeline
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lake-to-warehouse"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 NAMES = Names("lake-to-warehouse", "prod", SUBSCRIPTION, "data-rg", "westeurope")
 GROUP = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/data-rg"
@@ -36,17 +30,6 @@ ACCOUNT = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/laketowarehousep
 CONTAINERS = f"{ACCOUNT}/blobServices/default/containers/"
 QUEUES = f"{ACCOUNT}/queueServices/default/queues/"
 TOPICS = f"{GROUP}/providers/Microsoft.EventGrid/topics/"
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[Pipeline]:
-    """The example pipeline, imported as the CLI does, then forgotten."""
-    path = list(sys.path)
-    try:
-        yield load_pipeline("pipeline:app", EXAMPLE)
-    finally:
-        sys.modules.pop("pipeline", None)
-        sys.path[:] = path
 
 
 def assignments(pipeline: Pipeline, function: str) -> list[tuple[str, Role]]:
