@@ -11,26 +11,16 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
-from azure.mgmt.eventgrid.models import EventSubscription, SystemTopic, Topic
 from azure.mgmt.msi.models import Identity
-from azure.mgmt.storage.models import ListContainerItem, ListQueue, StorageAccount
-from azure.mgmt.web.models import AppServicePlan, Site
-from portway_azure.deploy import marks
 from portway_azure.deploy import record as records
 from portway_azure.deploy.apply import apply_plan
 from portway_azure.deploy.deployment import Deployment
 from portway_azure.deploy.desired import desired_resources
-from portway_azure.deploy.observe import (
-    role_assignments_observed,
-    storage_children_observed,
-    subscriptions_observed,
-    tagged_observed,
-)
 from portway_azure.deploy.requests import ArmRequest
-from portway_azure.deploy.resources import AzureResource, Key, Kind, Observed
+from portway_azure.deploy.resources import Key, Kind, Observed
 from portway_azure.naming import STATE_CONTAINER, Names
 from portway_azure.provider import AzureProvider
+from portway_azure.testing.arm_models import deployed
 
 from portway import HttpRequest, Message, ObjectEvent, Pipeline
 from portway.config import StageConfig
@@ -42,15 +32,6 @@ from portway.providers import registry
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
-
-_TAGGED = {
-    Kind.STORAGE_ACCOUNT: StorageAccount,
-    Kind.EVENTGRID_TOPIC: Topic.deserialize,
-    Kind.EVENTGRID_SYSTEM_TOPIC: SystemTopic.deserialize,
-    Kind.MANAGED_IDENTITY: Identity.deserialize,
-    Kind.APP_SERVICE_PLAN: AppServicePlan,
-    Kind.FUNCTION_APP: Site,
-}
 
 
 def pipeline_named(name: str, report_memory: int = 512) -> Pipeline:
@@ -74,50 +55,6 @@ def pipeline_named(name: str, report_memory: int = 512) -> Pipeline:
         return {}
 
     return app
-
-
-def listed(resource: AzureResource, names: Names, marked_as: Names | None = None) -> list[Observed]:
-    """What observe (for ``names``) reads for ``resource`` from the model its list call
-    returns, marked as a deploy of ``marked_as`` (default: ``names``) marks it."""
-    mark = resource.spec_hash
-    marking = marked_as or names
-    base = {"id": resource.resource_id, "name": resource.name}
-    if resource.kind in _TAGGED:
-        properties = {}
-        if resource.kind is Kind.MANAGED_IDENTITY:
-            properties = {"principalId": "p-" + resource.name, "clientId": "c-" + resource.name}
-        model = _TAGGED[resource.kind](
-            {
-                **base,
-                "location": "westeurope",
-                "tags": marks.tags(marking, mark),
-                "properties": properties,
-            }
-        )
-        return list(tagged_observed(resource.kind, [model], names))
-    if resource.kind in (Kind.STORAGE_CONTAINER, Kind.STORAGE_QUEUE):
-        item = ListContainerItem if resource.kind is Kind.STORAGE_CONTAINER else ListQueue
-        model = item({**base, "properties": {"metadata": marks.metadata(marking, mark)}})
-        return list(storage_children_observed(resource.kind, [model], names, resource.parent))
-    if resource.kind is Kind.EVENT_SUBSCRIPTION:
-        model = EventSubscription.deserialize(
-            {**base, "properties": {"labels": marks.labels(marking, mark)}}
-        )
-        return list(
-            subscriptions_observed([model], names, resource.parent, resource.spec["source"])
-        )
-    model = RoleAssignment.deserialize(
-        {
-            **base,
-            "properties": {
-                "scope": resource.spec["scope"],
-                "roleDefinitionId": resource.spec["role_definition_id"],
-                "principalId": "p",
-                "description": marks.description(marking, mark),
-            },
-        }
-    )
-    return list(role_assignments_observed([model], names))
 
 
 class CountingSender:
@@ -218,7 +155,7 @@ def test_a_first_deploy_creates_everything_and_a_second_makes_no_call(
 
     second_sender = CountingSender()
     second = deployment(unique_name, stage, blobs, second_sender)
-    second.azure = {o.key: o for r in first.desired for o in listed(r, first.names)}
+    second.azure = deployed(first.desired, first.names)
     again = second.plan()
     assert again.is_empty
     second.apply(again)
@@ -236,7 +173,7 @@ def test_a_changed_setting_updates_only_what_it_touches(
     sender = CountingSender()
     changed = deployment(unique_name, stage, blobs, sender)
     changed.pipeline = pipeline_named(unique_name, report_memory=4096)
-    changed.azure = {o.key: o for r in first.desired for o in listed(r, first.names)}
+    changed.azure = deployed(first.desired, first.names)
     plan = changed.plan()
     assert [(c.kind, c.resource_type) for c in plan.changes] == [
         (ChangeKind.UPDATE, "web:function-app")
@@ -252,13 +189,13 @@ def test_destroy_deletes_exactly_this_app_and_stage_and_forgets_it(
     other_stage = Names(
         unique_name, "prod", "00000000-0000-0000-0000-000000000001", "rg", "westeurope"
     )
-    others = [o for r in ours.desired for o in listed(r, ours.names, marked_as=other_stage)]
-    assert others == []  # observe keeps only this app and stage's marks
+    others = deployed(ours.desired, ours.names, marked_as=other_stage)
+    assert others == {}  # observe keeps only this app and stage's marks
     sender = CountingSender()
     destroyer = Seen(
         unique_name, stage, None, sender=sender, blobs=lambda: blobs, progress=lambda _: None
     )
-    destroyer.azure = {o.key: o for r in ours.desired for o in listed(r, ours.names)}
+    destroyer.azure = deployed(ours.desired, ours.names)
     plan = destroyer.plan_destroy()
     assert {c.kind for c in plan.changes} == {ChangeKind.DELETE}
     assert {(c.resource_type, c.name) for c in plan.changes} == {
@@ -303,7 +240,7 @@ def test_status_reports_missing_changed_and_extra_resources(
 ) -> None:
     seen = deployment(unique_name, stage, blobs, CountingSender())
     desired = seen.desired
-    found = {o.key: o for r in desired for o in listed(r, seen.names)}
+    found = deployed(desired, seen.names)
     queue = next(r for r in desired if r.kind is Kind.STORAGE_QUEUE)
     topic = next(r for r in desired if r.kind is Kind.EVENTGRID_TOPIC)
     found[queue.key] = dataclasses.replace(found[queue.key], spec_hash="0" * 16)
@@ -316,7 +253,7 @@ def test_status_reports_missing_changed_and_extra_resources(
     assert report["missing"] == [f"eventgrid:topic {topic.path}"]
     assert report["changed"] == [f"storage:queue {queue.path}"]
     assert report["extra"] == [f"storage:queue {old.path}"]
-    in_sync = {o.key: o for r in desired for o in listed(r, seen.names)}
+    in_sync = deployed(desired, seen.names)
     seen.azure = in_sync
     assert seen.status()["in_sync"] is True
 
@@ -349,7 +286,7 @@ def test_a_deploy_that_drops_a_bucket_holding_blobs_is_refused_before_any_change
     gone = Observed(Kind.STORAGE_CONTAINER, kept, "/c", "h", first.names.storage_account)
     sender = CountingSender()
     later = deployment(unique_name, stage, blobs, sender)
-    later.azure = {o.key: o for r in first.desired for o in listed(r, first.names)}
+    later.azure = deployed(first.desired, first.names)
     later.azure[gone.key] = gone
     plan = later.plan()
     assert [(c.kind, c.name) for c in plan.changes] == [(ChangeKind.DELETE, gone.path)]
@@ -363,7 +300,7 @@ def test_destroy_after_the_data_account_went_deletes_the_rest_without_a_lock(
 ) -> None:
     names = Names(unique_name, "dev", "00000000-0000-0000-0000-000000000001", "rg", "westeurope")
     desired = desired_resources(pipeline_named(unique_name), names, app="pipeline:app")
-    left = {o.key: o for r in desired if r.kind is Kind.FUNCTION_APP for o in listed(r, names)}
+    left = deployed([r for r in desired if r.kind is Kind.FUNCTION_APP], names)
     plan = plan_destroy("azure", unique_name, "dev", left, None)
 
     def no_storage() -> BlobServiceClient:

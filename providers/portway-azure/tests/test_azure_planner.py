@@ -10,23 +10,12 @@ import dataclasses
 from typing import Any
 
 import pytest
-from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
-from azure.mgmt.eventgrid.models import EventSubscription, SystemTopic, Topic
-from azure.mgmt.msi.models import Identity
-from azure.mgmt.storage.models import ListContainerItem, ListQueue, StorageAccount
-from azure.mgmt.web.models import AppServicePlan, Site
-from portway_azure.deploy import marks
 from portway_azure.deploy.desired import desired_resources
-from portway_azure.deploy.observe import (
-    by_key,
-    role_assignments_observed,
-    storage_children_observed,
-    subscriptions_observed,
-    tagged_observed,
-)
 from portway_azure.deploy.record import deploy_record
 from portway_azure.deploy.resources import AzureResource, Key, Kind, Observed
 from portway_azure.naming import Names
+from portway_azure.testing import arm_models
+from portway_azure.testing.arm_models import listed_model
 
 from portway import Pipeline
 from portway.deploy import ChangeKind, Plan
@@ -46,83 +35,17 @@ def desired(example: Pipeline) -> tuple[AzureResource, ...]:
 
 # -- observed state as Azure's list calls return it ------------------------------------------
 
-_TAGGED = {
-    Kind.STORAGE_ACCOUNT: StorageAccount,
-    Kind.EVENTGRID_TOPIC: Topic.deserialize,
-    Kind.EVENTGRID_SYSTEM_TOPIC: SystemTopic.deserialize,
-    Kind.MANAGED_IDENTITY: Identity.deserialize,
-    Kind.APP_SERVICE_PLAN: AppServicePlan,
-    Kind.FUNCTION_APP: Site,
-}
-
 
 def listed(resource: AzureResource, names: Names = NAMES, spec_hash: str | None = None) -> Any:
-    """The model a list call returns for ``resource``, marked as a deploy marks it."""
-    mark = spec_hash or resource.spec_hash
-    if resource.kind in _TAGGED:
-        properties = {}
-        if resource.kind is Kind.MANAGED_IDENTITY:
-            properties = {"principalId": f"p-{resource.name}", "clientId": f"c-{resource.name}"}
-        return _TAGGED[resource.kind](
-            {
-                "id": resource.resource_id,
-                "name": resource.name,
-                "location": "westeurope",
-                "tags": marks.tags(names, mark),
-                "properties": properties,
-            }
-        )
-    if resource.kind in (Kind.STORAGE_CONTAINER, Kind.STORAGE_QUEUE):
-        model = ListContainerItem if resource.kind is Kind.STORAGE_CONTAINER else ListQueue
-        return model(
-            {
-                "id": resource.resource_id,
-                "name": resource.name,
-                "properties": {"metadata": marks.metadata(names, mark)},
-            }
-        )
-    if resource.kind is Kind.EVENT_SUBSCRIPTION:
-        return EventSubscription.deserialize(
-            {
-                "id": resource.resource_id,
-                "name": resource.name,
-                "properties": {"labels": marks.labels(names, mark)},
-            }
-        )
-    return RoleAssignment.deserialize(
-        {
-            "id": resource.resource_id,
-            "name": resource.name,
-            "properties": {
-                "scope": resource.spec["scope"],
-                "roleDefinitionId": resource.spec["role_definition_id"],
-                "principalId": "p",
-                "description": marks.description(names, mark),
-            },
-        }
-    )
+    return listed_model(resource, names, spec_hash)
 
 
-def observed_from(*models: tuple[AzureResource, Any], names: Names = NAMES) -> dict[Key, Observed]:
-    """Observed state read from ``(resource, model)`` pairs by observe's own functions."""
-    found: dict[Key, Observed] = {}
-    for resource, model in models:
-        if resource.kind in _TAGGED:
-            found |= by_key(tagged_observed(resource.kind, [model], names))
-        elif resource.kind in (Kind.STORAGE_CONTAINER, Kind.STORAGE_QUEUE):
-            found |= by_key(
-                storage_children_observed(resource.kind, [model], names, resource.parent)
-            )
-        elif resource.kind is Kind.EVENT_SUBSCRIPTION:
-            source = resource.spec["source"]
-            found |= by_key(subscriptions_observed([model], names, resource.parent, source))
-        else:
-            found |= by_key(role_assignments_observed([model], names))
-    return found
+def observed_from(*models: tuple[AzureResource, Any]) -> dict[Key, Observed]:
+    return arm_models.observed_from(models, NAMES)
 
 
 def deployed(resources: tuple[AzureResource, ...]) -> dict[Key, Observed]:
-    return observed_from(*((r, listed(r)) for r in resources))
+    return arm_models.deployed(resources, NAMES)
 
 
 def record_of(resources: tuple[AzureResource, ...]) -> Record:
