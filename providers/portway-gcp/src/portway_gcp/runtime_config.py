@@ -21,13 +21,9 @@ RESOURCES = "PORTWAY_GCP_RESOURCES"
 
 
 class ResourceMap(runtime_resources.ResourceMap):
-    """Neutral resource names -> Google Cloud identities (bucket id, topic path).
-
-    Parsing, validation and the JSON form are the core's
-    (:class:`portway.runtime_resources.ResourceMap`). Lookups raise
-    :class:`~portway.errors.ConfigError` for a name the map lacks: the function was
-    deployed without it (its uses changed since the last deploy).
-    """
+    """Neutral resource names -> Google Cloud identities (bucket id, topic path): the core's
+    :class:`portway.runtime_resources.ResourceMap` (its parsing, and the
+    :class:`~portway.errors.ConfigError` of a lookup the map lacks) with GCP's lookups."""
 
     __slots__ = ()
     VARIABLE = RESOURCES
