@@ -8,7 +8,6 @@ a CSV written into ``landing`` comes out cleaned in ``lake``, its report is prin
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,15 +24,10 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "lake-to-warehouse"
 
 @pytest.fixture
 def example(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    """The example's pipeline, imported from its folder as ``pipeline:app``.
-
-    ``PYTHONPATH`` names the folder too: ``portway run`` imports ``pipeline:app`` in a
-    subprocess, from the harness's own project folder.
-    """
+    """The example's pipeline, imported from its folder as ``pipeline:app`` (the harness
+    copies the module into the project ``portway run`` runs in)."""
     sys.modules.pop("pipeline", None)
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    paths = [str(EXAMPLE), *filter(None, [os.environ.get("PYTHONPATH")])]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     import pipeline  # type: ignore[import-not-found]
 
     try:

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from portway.testing.harness import DeadLetter, HttpReply, tail
-from portway.testing.workspace import HarnessError, WorkspaceHarness, request_local
+from portway.testing.workspace import (
+    HarnessError,
+    WorkspaceHarness,
+    copy_pipeline_module,
+    request_local,
+)
 
 if TYPE_CHECKING:
     from portway.config import ProjectConfig
@@ -62,6 +67,9 @@ class LocalHarness(WorkspaceHarness):
         self._pipeline = pipeline
         self._config = None
         self.folder = self.open_workspace()
+        # The pipeline's module travels into the project, as every cloud harness does,
+        # so `portway run` imports it from there whatever the caller's sys.path was.
+        app = copy_pipeline_module(app, self.folder)
         state = self.folder / "state"
         (self.folder / "portway.toml").write_text(
             f'app = "{app}"\n\n[stages.{STAGE}]\nprovider = "local"\npath = "{state}"\n',
