@@ -380,3 +380,13 @@ def test_importing_the_shim_imports_no_storage_or_identity_sdk() -> None:
     assert "portway_azure.shim" in imported
     heavy = ("azure.storage", "azure.identity", "azure.core", "boto3", "google")
     assert cloud_sdk_modules(imported, heavy) == []
+
+
+def test_importing_the_shim_adds_neither_uuid_nor_pathlib_to_what_the_host_loaded() -> None:
+    # azure.functions (loaded by the worker before the app) brings neither: uuid (with
+    # the platform module) is needed by http functions only, pathlib by a failed import.
+    imported = modules_imported_by("import azure.functions\nimport portway_azure.shim")
+
+    assert "portway_azure.shim" in imported
+    assert "uuid" not in imported
+    assert "pathlib" not in imported

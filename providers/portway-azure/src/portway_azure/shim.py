@@ -34,11 +34,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -160,7 +158,7 @@ def _load() -> _Runtime:
                 "shim.configure('module:attr') first; regenerate it with 'portway deploy'"
             )
         # The host runs the worker in the app's root and names it in this exact spelling.
-        root = Path(os.environ.get("AzureWebJobsScriptRoot") or os.getcwd())  # noqa: SIM112
+        root = os.environ.get("AzureWebJobsScriptRoot") or os.getcwd()  # noqa: SIM112
         _runtime = _Runtime(load_pipeline(_pipeline_app, root), LazyAzureDataPlane())
     return _runtime
 
@@ -257,6 +255,10 @@ def http(name: str, request: func.HttpRequest) -> func.HttpResponse:
         raise ConfigError(f"function {name!r} is not triggered by HTTP")
     path = unquote(urlsplit(request.url).path) or "/"
     params = trigger.match(path)
+    # Imported here, not at the top: azure.functions does not load uuid (nor the platform
+    # module it brings), and only http functions need an id made up.
+    import uuid
+
     neutral = HttpRequest(
         id=uuid.uuid4().hex,
         source=f"{SOURCE}/http",
