@@ -18,33 +18,37 @@ of its field (each hour, each day, each month), so any other rate would run at a
 interval once per cycle; it is refused with the nearest exact rates. The translated rate
 runs at fixed clock times counted from minute 0 (``rate(15 minutes)``: :00, :15, :30,
 :45 UTC), not from the moment of the deploy: that is what a rate means on GCP.
+
+The dialect-free pieces (fields, item parsing and expansion, exact rates) are
+:mod:`portway.deploy.cron_fields`; the dialect rules and their messages are here.
 """
 
 from __future__ import annotations
 
 import re
 
+from portway.deploy.cron_fields import (
+    DAY_OF_WEEK,
+    FIELDS,
+    CronField,
+    CronItem,
+    exact_rate_cron,
+    expand,
+    nearest_exact_rates,
+    pipeline_expressions,
+    rate_text,
+)
+
+# Every interval, in seconds, that one unix-cron runs at exactly (re-exported as public).
+from portway.deploy.cron_fields import EXACT_RATES as EXACT_RATES
 from portway.errors import ValidationError
-from portway.model import Pipeline, Schedule, ScheduleTrigger
+from portway.model import Pipeline, Schedule
 
 _MINUTE = 60
 _HOUR = 60 * _MINUTE
 _DAY = 24 * _HOUR
 
-#: Every interval, in seconds, that one unix-cron runs at exactly, in ascending order.
-EXACT_RATES: tuple[int, ...] = (
-    *(n * _MINUTE for n in range(1, 60) if 60 % n == 0),
-    *(n * _HOUR for n in range(1, 24) if 24 % n == 0),
-    _DAY,
-)
-
-# Month and day names, written in uppercase as Cloud Scheduler documents them.
-_NAMES = {
-    3: ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
-    4: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
-}
-_FIELD_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
+# Cloud Scheduler documents names as the first three letters in uppercase only.
 _ITEM = re.compile(
     r"^(?P<start>\*|[0-9]+|[A-Z]{3})(?:-(?P<end>[0-9]+|[A-Z]{3}))?(?:/(?P<step>[0-9]+))?$"
 )
@@ -61,7 +65,9 @@ def scheduler_expression(schedule: Schedule) -> str:
         return _rate_cron(schedule)
     where = f"schedule {schedule.expression!r}"
     fields = schedule.cron.split()
-    return " ".join(_cron_field(index, text, where) for index, text in enumerate(fields))
+    return " ".join(
+        _cron_field(field, text, where) for field, text in zip(FIELDS, fields, strict=True)
+    )
 
 
 def pipeline_schedules(pipeline: Pipeline) -> dict[str, str]:
@@ -70,29 +76,14 @@ def pipeline_schedules(pipeline: Pipeline) -> dict[str, str]:
     Raises :class:`ValidationError` naming the pipeline, the function and the schedule
     for the first one Cloud Scheduler cannot run.
     """
-    expressions: dict[str, str] = {}
-    for function in pipeline.functions.values():
-        if not isinstance(function.trigger, ScheduleTrigger):
-            continue
-        try:
-            expressions[function.name] = scheduler_expression(function.trigger.schedule)
-        except ValidationError as error:
-            raise ValidationError(
-                f"pipeline {pipeline.name!r}, function {function.name!r}: {error}"
-            ) from None
-    return expressions
+    return pipeline_expressions(pipeline, scheduler_expression)
 
 
 def _rate_cron(schedule: Schedule) -> str:
+    cron = exact_rate_cron(schedule.every)
+    if cron is not None:
+        return cron
     every = schedule.every
-    if every < _HOUR and _HOUR % every == 0:
-        minutes = every // _MINUTE
-        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
-    if every % _HOUR == 0 and every < _DAY and _DAY % every == 0:
-        hours = every // _HOUR
-        return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
-    if every == _DAY:
-        return "0 0 * * *"
     raise ValidationError(
         f"schedule {schedule.expression!r}: {_why_inexact(every)}; use {_nearest(every)}, "
         f"or a cron(...) schedule that says exactly when to run"
@@ -128,52 +119,37 @@ def _why_inexact(every: int) -> str:
 
 
 def _nearest(every: int) -> str:
-    below = [rate for rate in EXACT_RATES if rate < every]
-    above = [rate for rate in EXACT_RATES if rate > every]
-    choices = [_rate_text(rate) for rate in (below[-1:] + above[:1])]
-    return " or ".join(repr(choice) for choice in choices)
+    return " or ".join(repr(rate_text(rate)) for rate in nearest_exact_rates(every))
 
 
-def _rate_text(every: int) -> str:
-    for size, unit in ((_DAY, "day"), (_HOUR, "hour"), (_MINUTE, "minute")):
-        if every % size == 0:
-            count = every // size
-            return f"rate({count} {unit if count == 1 else unit + 's'})"
-    raise AssertionError("exact rates are whole minutes")  # pragma: no cover
-
-
-def _cron_field(index: int, text: str, where: str) -> str:
-    name = _FIELD_NAMES[index]
-    names = _NAMES.get(index, ())
+def _cron_field(field: CronField, text: str, where: str) -> str:
+    name, names = field.name, field.names
     rendered: list[str] = []
     for part in text.upper().split(","):
         match = _ITEM.fullmatch(part)
         tokens = [] if match is None else [t for t in match.group("start", "end") if t]
         if match is None or any(t.isalpha() and t not in names for t in tokens):
             raise _unsupported(name, text, where, names)
-        rendered.append(_item(index, match, names))
+        rendered.append(_item(field, match))
     return ",".join(rendered)
 
 
-def _item(index: int, match: re.Match[str], names: tuple[str, ...]) -> str:
+def _item(field: CronField, match: re.Match[str]) -> str:
     """One item as Cloud Scheduler documents it: a wrapping range is written out."""
     start_text, end_text, step_text = match.group("start", "end", "step")
     if end_text is None or start_text == "*":
         return match.group(0)
-    low, high = _FIELD_RANGES[index]
-    start, end = (_number(t, names, low) for t in (start_text, end_text))
+    high = field.high
+    start, end = (field.value(t) for t in (start_text, end_text))
     if start <= end:
         return match.group(0)
-    if index == 4:
+    if field is DAY_OF_WEEK:
         high, start = 6, start % 7  # over one week, 0-6; '7-2' is Sunday to Tuesday
         if start <= end:
             return f"{start}-{end}" + (f"/{step_text}" if step_text else "")
-    values = [*range(start, high + 1), *range(low, end + 1)]
-    return ",".join(str(value) for value in values[:: int(step_text or 1)])
-
-
-def _number(token: str, names: tuple[str, ...], low: int) -> int:
-    return int(token) if token.isdigit() else names.index(token) + low
+    step = None if step_text is None else int(step_text)
+    values = expand(field, CronItem(match.group(0), start, end, step), high)
+    return ",".join(str(value) for value in values)
 
 
 def _unsupported(name: str, text: str, where: str, names: tuple[str, ...]) -> ValidationError:
