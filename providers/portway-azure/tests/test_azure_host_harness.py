@@ -7,7 +7,6 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from portway_azure import message_encoding
@@ -16,6 +15,7 @@ from portway_azure.testing.harness import AzuriteHarness, HarnessError
 
 from portway.model import Pipeline
 from portway.payload import outgoing
+from portway.testing.example_run import check_example_runs, read_if_present
 from portway.testing.harness import wait_for
 
 PIPELINE = """
@@ -54,11 +54,6 @@ def small_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
         yield "small:app", small.app
     finally:
         sys.modules.pop("small", None)
-
-
-def harness_read(harness: AzuriteHarness, bucket: Any, key: str) -> bytes | None:
-    with harness.connect():
-        return bucket.read(key) if bucket.list(key) else None  # type: ignore[no-any-return]
 
 
 def test_dead_letters_of_a_topic_subscriber_are_read_from_its_poison_queue(
@@ -112,7 +107,7 @@ def test_without_a_connection_string_the_harness_runs_its_own_azurite(
         with harness.connect():
             heard_id = pipeline.resources["news"].publish({"n": 2})  # type: ignore[attr-defined]
         wait_for(
-            lambda: harness_read(harness, notes, f"heard/{heard_id}"),
+            lambda: read_if_present(harness, notes, f"heard/{heard_id}"),
             timeout=30,
             what=f"topic message {heard_id} heard by 'listen'",
         )
@@ -145,24 +140,6 @@ def test_the_example_runs_unchanged_on_azurite(azurite: Azurite, example: Pipeli
     harness = AzuriteHarness(connection_string=azurite.connection_string)
     harness.start("pipeline:app", example)
     try:
-        landing, lake = example.resources["landing"], example.resources["lake"]
-        with harness.connect():
-            landing.write("drop/people.csv", " Name , Age \n ada , 36 \n")  # type: ignore[attr-defined]
-        # landing -> BlobCreated (*.csv) -> enqueue -> transform-jobs -> transform -> lake
-        cleaned = wait_for(
-            lambda: harness_read(harness, lake, "clean/people.jsonl"),
-            timeout=30,
-            what="the cleaned file in the lake",
-        )
-        assert json.loads(cleaned) == {"name": "ada", "age": "36"}
-        # transform -> loaded (Event Grid topic) -> report
-        wait_for(
-            lambda: "report: clean/people.jsonl has 1 rows" in harness.diagnostics(),
-            timeout=30,
-            what="the report of the loaded file",
-        )
-        reply = harness.http("GET", "/status")
-        assert reply.status == 200, reply
-        assert reply.json() == {"objects": 1, "keys": ["clean/people.jsonl"]}
+        check_example_runs(harness, example)
     finally:
         harness.stop()

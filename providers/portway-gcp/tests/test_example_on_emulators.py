@@ -9,19 +9,11 @@ the conftest's: the example pipeline, imported as the CLI does.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from portway_gcp.testing.emulators import DrongoServer, EmulatorEndpoints
 from portway_gcp.testing.harness import GcpEmulatorHarness
 
 from portway.model import Pipeline
-from portway.testing.harness import wait_for
-
-
-def harness_read(harness: GcpEmulatorHarness, bucket: Any, key: str) -> bytes | None:
-    with harness.connect():
-        return bucket.read(key) if bucket.list(key) else None
+from portway.testing.example_run import check_example_runs
 
 
 def test_the_example_runs_unchanged_on_the_emulators(
@@ -33,24 +25,6 @@ def test_the_example_runs_unchanged_on_the_emulators(
     harness = GcpEmulatorHarness(endpoints=endpoints)
     harness.start("pipeline:app", example)
     try:
-        landing, lake = example.resources["landing"], example.resources["lake"]
-        with harness.connect():
-            landing.write("drop/people.csv", " Name , Age \n ada , 36 \n")  # type: ignore[attr-defined]
-        # landing -> OBJECT_FINALIZE (*.csv) -> enqueue -> transform-jobs -> transform -> lake
-        cleaned = wait_for(
-            lambda: harness_read(harness, lake, "clean/people.jsonl"),
-            timeout=30,
-            what="the cleaned file in the lake",
-        )
-        assert json.loads(cleaned) == {"name": "ada", "age": "36"}
-        # transform -> loaded (Pub/Sub push) -> report, which logs the line
-        wait_for(
-            lambda: "report: clean/people.jsonl has 1 rows" in harness.diagnostics(),
-            timeout=30,
-            what="the report of the loaded file",
-        )
-        reply = harness.http("GET", "/status")
-        assert reply.status == 200, reply
-        assert reply.json() == {"objects": 1, "keys": ["clean/people.jsonl"]}
+        check_example_runs(harness, example)
     finally:
         harness.stop()
